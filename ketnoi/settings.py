@@ -1,0 +1,66 @@
+"""One settings class for every Ketnoi process, read from ``KETNOI_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration shared by the gateway, the workers, the CLI and the local infrastructure."""
+
+    model_config = SettingsConfigDict(env_prefix="KETNOI_", extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    kafka_controller_port: int = 9093
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_db: str = "ketnoi"
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8000
+    topic_prefix: str = "ketnoi."
+    topic_partitions: int = 6
+    home: Path = PROJECT_ROOT / ".ketnoi"
+    log_level: str = "info"
+
+    @property
+    def kafka_port(self) -> int:
+        return int(self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[1])
+
+    @property
+    def kafka_host(self) -> str:
+        return self.kafka_bootstrap.split(",")[0].rsplit(":", 1)[0]
+
+    @property
+    def mongo_host(self) -> str:
+        return urlsplit(self.mongo_url).hostname or "127.0.0.1"
+
+    @property
+    def mongo_port(self) -> int:
+        return urlsplit(self.mongo_url).port or 27017
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_host}:{self.gateway_port}"
+
+    @cached_property
+    def topics(self) -> Topics:
+        return Topics(self.topic_prefix)
+
+
+class Topics:
+    """Topic names, all under one prefix so test runs and deployments never share a topic."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.offers = f"{prefix}offers"
+        self.demands = f"{prefix}demands"
+        self.matches = f"{prefix}matches"
+        self.dead_letter = f"{prefix}dead-letter"
+
+    def all(self) -> list[str]:
+        return [self.offers, self.demands, self.matches, self.dead_letter]

@@ -1,0 +1,43 @@
+"""Create the project's topics with explicit partition counts (the broker never auto-creates)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from ketnoi.settings import Settings
+
+
+async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
+    """Create missing topics; returns (name, created) for each. Safe to call from every service."""
+    topics = settings.topics
+    partitions = {
+        topics.offers: settings.topic_partitions,
+        topics.demands: settings.topic_partitions,
+        topics.matches: settings.topic_partitions,
+        topics.dead_letter: 1,  # low volume; one partition keeps failures in arrival order
+    }
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name, num_partitions=count, replication_factor=1)
+            for name, count in partitions.items()
+            if name not in existing
+        ]
+        if missing:
+            try:
+                await admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass  # another service created it between our list and create
+        created = {t.name for t in missing}
+        return [(name, name in created) for name in partitions]
+    finally:
+        await admin.close()
+
+
+def ensure_topics_sync(settings: Settings) -> list[tuple[str, bool]]:
+    return asyncio.run(ensure_topics(settings))
