@@ -1,4 +1,4 @@
-"""Local infrastructure for development and tests: real Kafka and a MongoDB-wire store, no Docker."""
+"""Local infrastructure for development and tests: real Kafka and a MongoDB-wire store."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A single-node Apache Kafka (KRaft) run from Maven Central jars, fetched and cached by the project."""
+"""A single-node Apache Kafka (KRaft) from Maven Central jars, fetched and cached by us."""
 
 from __future__ import annotations
 

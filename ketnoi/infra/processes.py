@@ -1,4 +1,4 @@
-"""Background processes owned by Ketnoi: start detached, remember by pid file, stop without orphans."""
+"""Background processes we own: started detached, known by pid file, stopped without orphans."""
 
 from __future__ import annotations
 
@@ -60,7 +60,7 @@ class ManagedProcess:
         return proc.pid
 
     def stop(self, timeout: float = 20.0) -> bool:
-        """SIGTERM the process group, then SIGKILL after ``timeout``. True if something was stopped."""
+        """SIGTERM the process group, SIGKILL after ``timeout``; True if something was stopped."""
         pid = self.pid()
         if pid is None:
             return False

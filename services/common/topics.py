@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -29,10 +30,9 @@ async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
             if name not in existing
         ]
         if missing:
-            try:
+            # Another service may create one between our list and create: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another service created it between our list and create
         created = {t.name for t in missing}
         return [(name, name in created) for name in partitions]
     finally:
