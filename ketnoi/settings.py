@@ -25,6 +25,7 @@ class Settings(BaseSettings):
     topic_prefix: str = "ketnoi."
     topic_partitions: int = 6
     home: Path = PROJECT_ROOT / ".ketnoi"
+    cache_dir: Path = Path.home() / ".cache" / "ketnoi"
     log_level: str = "info"
 
     @property

@@ -61,7 +61,8 @@ class Match(BaseModel):
     buyer_id: Identifier
     category: str
     quantity_kg: Decimal = Field(gt=0)
-    unit_price_vnd: int = Field(ge=0, description="the offer's price per unit of its quantity")
+    unit_price_vnd: int = Field(ge=0, description="the offer's price per `price_unit`")
+    price_unit: str = "kg"
     status: Literal["proposed"] = "proposed"
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from schemas.reference.provinces import normalise_province
 from schemas.reference.taxonomy import category as lookup_category
 from schemas.reference.text import nfc
-from schemas.reference.units import ALLOWED_UNITS, parse_unit, to_kg
+from schemas.reference.units import parse_unit, to_kg
 
 
 def _clean_text(value: str) -> str:
@@ -38,24 +38,30 @@ CategoryCode = Annotated[
 """A product category from the taxonomy, normalised to its code (the market key)."""
 
 
+def _weight_unit(value: str) -> str:
+    unit = parse_unit(value)
+    if not unit.is_weight:
+        raise ValueError(
+            f"unit {value!r} is a piece unit; this version trades by weight: "
+            "use kg, tấn, tạ, yến or g"
+        )
+    return unit.code
+
+
+WeightUnit = Annotated[
+    str,
+    Field(description="kg, tấn, tạ, yến or g (with or without diacritics)"),
+    AfterValidator(_weight_unit),
+]
+
+
 class Quantity(BaseModel):
     """An amount in a trade unit (kg, tấn, tạ, yến, g); compared between parties in kilograms."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     amount: Decimal = Field(gt=0, max_digits=18, decimal_places=3)
-    unit: str = Field(description=f"one of: {', '.join(ALLOWED_UNITS)}")
-
-    @field_validator("unit")
-    @classmethod
-    def _known_unit(cls, value: str) -> str:
-        unit = parse_unit(value)
-        if not unit.is_weight:
-            raise ValueError(
-                f"unit {value!r} is a piece unit; this version trades by weight: "
-                "use kg, tấn, tạ, yến or g"
-            )
-        return unit.code
+    unit: WeightUnit
 
     @property
     def kg(self) -> Decimal:

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.fields import CategoryCode, Identifier, ProvinceField, Quantity, Text, Vnd
+from schemas.fields import CategoryCode, Identifier, ProvinceField, Quantity, Text, Vnd, WeightUnit
 
 
 class OfferSubmission(BaseModel):
@@ -19,7 +19,8 @@ class OfferSubmission(BaseModel):
     category: CategoryCode
     origin_province: ProvinceField
     quantity: Quantity
-    unit_price_vnd: Vnd = Field(description="price per unit of `quantity.unit`, integer VND")
+    unit_price_vnd: Vnd = Field(description="price per `price_unit`, integer VND")
+    price_unit: WeightUnit = "kg"
 
 
 class Offer(OfferSubmission):
@@ -42,8 +43,9 @@ class DemandSubmission(BaseModel):
     product_keywords: list[Text] = Field(default_factory=list, max_length=20)
     quantity: Quantity
     max_unit_price_vnd: Vnd | None = Field(
-        default=None, description="ceiling per unit of `quantity.unit`, integer VND"
+        default=None, description="price ceiling per `price_unit`, integer VND"
     )
+    price_unit: WeightUnit = "kg"
     delivery_province: ProvinceField
 
 

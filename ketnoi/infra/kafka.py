@@ -31,7 +31,7 @@ class LocalKafka:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.dir = settings.home / "kafka"
-        self.libs = self.dir / f"libs-{KAFKA_VERSION}"
+        self.libs = settings.cache_dir / f"kafka-libs-{KAFKA_VERSION}"
         self.data = self.dir / "data"
         self.process = ManagedProcess("kafka", settings.home / "run")
 
@@ -45,7 +45,7 @@ class LocalKafka:
             "Install Maven and a JDK 17 (Debian: apt-get install maven openjdk-17-jdk-headless).",
         )
         require_tool("java", "to run Apache Kafka", "Install a JDK 17 (openjdk-17-jdk-headless).")
-        tmp = self.libs.with_suffix(".tmp")
+        tmp = self.libs.with_name(self.libs.name + ".tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         print(f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven (cached in ~/.m2) ...")
         result = subprocess.run(

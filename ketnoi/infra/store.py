@@ -21,7 +21,7 @@ class LocalStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.binary = settings.home / "bin" / f"ketnoi-ferretdb-{FERRETDB_VERSION}"
+        self.binary = settings.cache_dir / f"ketnoi-ferretdb-{FERRETDB_VERSION}"
         self.data = settings.home / "store" / "data"
         self.process = ManagedProcess("store", settings.home / "run")
 
@@ -35,7 +35,7 @@ class LocalStore:
         )
         print(f"building FerretDB {FERRETDB_VERSION} with Go (modules cached in ~/go/pkg/mod) ...")
         self.binary.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.binary.with_suffix(".tmp")
+        tmp = self.binary.with_name(self.binary.name + ".tmp")
         result = subprocess.run(
             [go, "build", "-trimpath", "-o", str(tmp), "."],
             cwd=SOURCE, capture_output=True, text=True,

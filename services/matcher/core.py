@@ -23,6 +23,7 @@ class BookOffer:
     supplier_id: str
     remaining_kg: Decimal
     unit_price_vnd: int
+    price_unit: str
     price_per_kg: Decimal
     seq: int
 
@@ -46,6 +47,7 @@ class Proposal:
     buyer_id: str
     quantity_kg: Decimal
     unit_price_vnd: int
+    price_unit: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,8 @@ class MarketBook:
             supplier_id=offer.supplier_id,
             remaining_kg=offer.quantity_kg,
             unit_price_vnd=offer.unit_price_vnd,
-            price_per_kg=price_per_kg(offer.unit_price_vnd, offer.quantity.unit),
+            price_unit=offer.price_unit,
+            price_per_kg=price_per_kg(offer.unit_price_vnd, offer.price_unit),
             seq=self.seq,
         )
         outcomes: list[Outcome] = []
@@ -95,7 +98,7 @@ class MarketBook:
         self.seq += 1
         ceiling = None
         if demand.max_unit_price_vnd is not None:
-            ceiling = price_per_kg(demand.max_unit_price_vnd, demand.quantity.unit)
+            ceiling = price_per_kg(demand.max_unit_price_vnd, demand.price_unit)
         entry = BookDemand(demand.demand_id, demand.buyer_id, demand.quantity_kg, ceiling, self.seq)
         self.demands[entry.demand_id] = entry
         proposal = self._try_fill(entry)
@@ -126,6 +129,7 @@ class MarketBook:
             buyer_id=demand.buyer_id,
             quantity_kg=demand.quantity_kg,
             unit_price_vnd=best.unit_price_vnd,
+            price_unit=best.price_unit,
         )
 
     def _why_unfilled(self, demand: BookDemand) -> str:

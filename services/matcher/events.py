@@ -48,6 +48,7 @@ def outcome_event(outcome: Outcome, cause: OfferPublished | DemandPosted) -> Any
                 category=category,
                 quantity_kg=outcome.quantity_kg,
                 unit_price_vnd=outcome.unit_price_vnd,
+                price_unit=outcome.price_unit,
             ),
             **common,
         )

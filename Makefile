@@ -1,0 +1,48 @@
+# Ketnoi: every target installs what it needs first (Python deps here; Kafka jars and the
+# FerretDB build happen inside `ketnoi infra up`, cached under ~/.cache/ketnoi and ~/.m2).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+KETNOI := $(VENV)/bin/ketnoi
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-unit lint format infra-up infra-down infra-status clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+demo: install
+	$(KETNOI) demo
+
+test: install lint
+	$(PY) -m pytest
+
+test-unit: install
+	$(PY) -m pytest tests/unit
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+infra-up: install
+	$(KETNOI) infra up
+
+infra-down: install
+	$(KETNOI) infra down
+
+infra-status: install
+	$(KETNOI) infra status
+
+clean: infra-down
+	rm -rf .ketnoi $(VENV)

@@ -1,0 +1,118 @@
+"""``ketnoi demo``: infrastructure, services, a small stream of offers and demands, the matches."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import httpx
+
+from ketnoi.demo_data import DEMANDS, OFFERS
+from ketnoi.infra import Infra, InfraError
+from ketnoi.infra.processes import wait_until
+from ketnoi.runner import ServiceGroup
+from ketnoi.settings import Settings
+
+
+def run_demo(base: Settings, keep_running: bool = True) -> int:
+    # Each demo run gets its own topics and database, so it shows this run's matches only.
+    run_id = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    settings = base.model_copy(
+        update={"topic_prefix": f"demo-{run_id}.", "mongo_db": f"ketnoi_demo_{run_id}"}
+    )
+    infra = Infra(settings)
+    services = ServiceGroup(settings, settings.home / "demo" / run_id)
+    started: list[str] = []
+    try:
+        print("1/4 starting Kafka and the store (first run fetches jars and builds FerretDB) ...")
+        started = infra.up().started
+        print("2/4 starting gateway, matcher and recorder ...")
+        services.start()
+        services.wait_gateway_ready()
+        print(f"3/4 posting {len(OFFERS)} offers and {len(DEMANDS)} demands ...")
+        with httpx.Client(base_url=settings.gateway_url, timeout=10.0) as http:
+            offer_ids = [_post(http, "/v1/offers", body) for body in OFFERS]
+            demand_ids = [_post(http, "/v1/demands", body) for body in DEMANDS]
+            print("4/4 waiting for the matcher's decisions ...")
+            offers = _wait_recorded(http, "offers", offer_ids, services, lambda doc: True)
+            demands = _wait_recorded(
+                http, "demands", demand_ids, services, lambda doc: bool(doc.get("match_status"))
+            )
+            matches = http.get("/v1/matches").json()["items"]
+        _print_results(offers, demands, matches)
+        print(f"\nGateway API docs:  {settings.gateway_url}/docs")
+        print(f"Matches (JSON):    {settings.gateway_url}/v1/matches")
+        print(f"Logs:              {services.log_dir}")
+        if keep_running:
+            print("\nRunning. Press Ctrl-C to stop everything.")
+            _wait_for_ctrl_c()
+        return 0
+    except InfraError as exc:
+        print(f"error: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        print("stopping services ...")
+        services.stop()
+        if started:
+            print("stopping " + ", ".join(started) + " ...")
+            infra.down(only=started)
+
+
+def _post(http: httpx.Client, path: str, body: dict) -> str:
+    response = http.post(path, json=body)
+    if response.status_code != 202:
+        raise InfraError(f"POST {path} answered {response.status_code}: {response.text}")
+    return response.json()["id"]
+
+
+def _wait_recorded(
+    http: httpx.Client,
+    resource: str,
+    ids: list[str],
+    services: ServiceGroup,
+    done: Callable[[dict], bool],
+    timeout: float = 90.0,
+) -> dict[str, dict]:
+    """Poll the API until every id is recorded and ``done`` (e.g. the matcher has decided)."""
+    found: dict[str, dict] = {}
+
+    def all_done() -> bool:
+        services.raise_if_exited()
+        for item_id in ids:
+            if item_id not in found:
+                response = http.get(f"/v1/{resource}/{item_id}")
+                if response.status_code == 200 and done(response.json()):
+                    found[item_id] = response.json()
+        return len(found) == len(ids)
+
+    if not wait_until(all_done, timeout, interval=0.25):
+        raise InfraError(f"only {len(found)}/{len(ids)} {resource} recorded in {timeout:.0f}s")
+    return found
+
+
+def _print_results(offers: dict[str, dict], demands: dict[str, dict], matches: list[dict]) -> None:
+    print(f"\n== {len(matches)} match(es) / kết quả ghép nối ==")
+    for m in sorted(matches, key=lambda m: m["buyer_id"]):
+        offer = offers[m["offer_id"]]
+        origin = offer["origin_province"]
+        legacy = f" (formerly {origin['legacy_name']})" if origin["legacy_name"] else ""
+        print(
+            f"  {offer['product_name']} ({m['supplier_id']}, {origin['name']}{legacy})"
+            f" -> {m['buyer_id']}: "
+            f"{m['quantity_kg']:,.0f} kg at {m['unit_price_vnd']:,} VND/{m['price_unit']}"
+        )
+    still_open = [d for d in demands.values() if d["match_status"] == "open"]
+    print(f"\n== {len(still_open)} open demand(s) / nhu cầu chưa ghép ==")
+    for d in still_open:
+        print(f"  {d['buyer_id']} wants {d['quantity_kg']:,.0f} kg {d['category']}: "
+              f"{d['unmatched_reason']}")  # fmt: skip
+
+
+def _wait_for_ctrl_c() -> None:
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    while True:
+        time.sleep(3600)
