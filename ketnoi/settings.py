@@ -54,14 +54,18 @@ class Settings(BaseSettings):
 
 
 class Topics:
-    """Topic names, all under one prefix so test runs and deployments never share a topic."""
+    """Topic names, all under one prefix so test runs and deployments never share a topic.
+
+    Offers and demands share the ``orders`` topic, keyed by market: one partition then holds a
+    market's whole history in one order, so the matcher (and any replay) sees both sides in the
+    sequence they were accepted. Two topics would let a replay interleave them differently.
+    """
 
     def __init__(self, prefix: str) -> None:
         self.prefix = prefix
-        self.offers = f"{prefix}offers"
-        self.demands = f"{prefix}demands"
+        self.orders = f"{prefix}orders"
         self.matches = f"{prefix}matches"
         self.dead_letter = f"{prefix}dead-letter"
 
     def all(self) -> list[str]:
-        return [self.offers, self.demands, self.matches, self.dead_letter]
+        return [self.orders, self.matches, self.dead_letter]

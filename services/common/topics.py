@@ -15,8 +15,7 @@ async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
     """Create missing topics; returns (name, created) for each. Safe to call from every service."""
     topics = settings.topics
     partitions = {
-        topics.offers: settings.topic_partitions,
-        topics.demands: settings.topic_partitions,
+        topics.orders: settings.topic_partitions,
         topics.matches: settings.topic_partitions,
         topics.dead_letter: 1,  # low volume; one partition keeps failures in arrival order
     }

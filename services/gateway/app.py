@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         offer = Offer(**body.model_dump(), offer_id=str(uuid.uuid4()))
         event = OfferPublished(event_id=uuid.uuid4(), occurred_at=utcnow(), source=API_SOURCE,
                                offer=offer)  # fmt: skip
-        await pub.publish(settings.topics.offers, event)
+        await pub.publish(settings.topics.orders, event)
         return Accepted(event_id=event.event_id, id=offer.offer_id,
                         status_url=f"/v1/offers/{offer.offer_id}")  # fmt: skip
 
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         demand = Demand(**body.model_dump(), demand_id=str(uuid.uuid4()))
         event = DemandPosted(event_id=uuid.uuid4(), occurred_at=utcnow(), source=API_SOURCE,
                              demand=demand)  # fmt: skip
-        await pub.publish(settings.topics.demands, event)
+        await pub.publish(settings.topics.orders, event)
         return Accepted(event_id=event.event_id, id=demand.demand_id,
                         status_url=f"/v1/demands/{demand.demand_id}")  # fmt: skip
 

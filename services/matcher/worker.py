@@ -29,7 +29,7 @@ def belongs_on_orders(parsed: AnyEvent, event: EventT) -> None:
 def build(settings: Settings) -> faust.App:
     app = make_app("matcher", settings)
     names = settings.topics
-    orders = raw_topic(app, names.offers, names.demands)
+    orders = raw_topic(app, names.orders)
     matches = raw_topic(app, names.matches)
     dead_letter = raw_topic(app, names.dead_letter)
     # Keyed by market (the Kafka key of offers and demands), so a table partition is

@@ -36,7 +36,7 @@ async def write(store: AsyncDatabase, event: AnyEvent) -> None:
 def build(settings: Settings) -> faust.App:
     app = make_app("recorder", settings)
     names = settings.topics
-    source = raw_topic(app, names.offers, names.demands, names.matches)
+    source = raw_topic(app, names.orders, names.matches)
     dead_letter = raw_topic(app, names.dead_letter)
     state: dict = {}
 
