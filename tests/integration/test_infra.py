@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -158,3 +161,30 @@ def test_data_survives_restart_and_down_leaves_no_process(tmp_path):
         assert event.model_dump_json().encode() in values
     finally:
         infra.down()
+
+
+def test_ctrl_c_during_infra_up_leaves_no_process(tmp_path):
+    from ketnoi.runner import settings_env
+    from tests.support import eventually
+
+    settings = _private_settings(tmp_path)
+    infra = Infra(settings)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "ketnoi.cli", "infra", "up"],
+        env=settings_env(settings),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        kafka_pid = eventually(infra.kafka.process.pid, timeout=60, what="Kafka to be launched")
+        os.killpg(up.pid, signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    finally:
+        if up.poll() is None:
+            os.killpg(up.pid, signal.SIGKILL)
+    assert up.returncode == 130, output
+    assert "interrupted" in output
+    assert not os.path.exists(f"/proc/{kafka_pid}"), "Kafka survived Ctrl-C of infra up"
+    assert infra.kafka.process.pid() is None and infra.store.process.pid() is None
