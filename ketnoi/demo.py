@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ketnoi.demo_data import DEMANDS, OFFERS
+from ketnoi import demo_data
 from ketnoi.infra import Infra, InfraError
 from ketnoi.infra.processes import wait_until
 from ketnoi.runner import ServiceGroup
@@ -31,10 +31,12 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
         print("2/4 starting gateway, matcher and recorder ...")
         services.start()
         services.wait_gateway_ready()
-        print(f"3/4 posting {len(OFFERS)} offers and {len(DEMANDS)} demands ...")
+        today = datetime.now(UTC).date()
+        offer_bodies, demand_bodies = demo_data.offers(today), demo_data.demands(today)
+        print(f"3/4 posting {len(offer_bodies)} offers and {len(demand_bodies)} demands ...")
         with httpx.Client(base_url=settings.gateway_url, timeout=10.0) as http:
-            offer_ids = [_post(http, "/v1/offers", body) for body in OFFERS]
-            demand_ids = [_post(http, "/v1/demands", body) for body in DEMANDS]
+            offer_ids = [_post(http, "/v1/offers", body) for body in offer_bodies]
+            demand_ids = [_post(http, "/v1/demands", body) for body in demand_bodies]
             print("4/4 waiting for the matcher's decisions ...")
             offers = _wait_recorded(http, "offers", offer_ids, services, lambda doc: True)
             demands = _wait_recorded(
@@ -101,14 +103,14 @@ def _print_results(offers: dict[str, dict], demands: dict[str, dict], matches: l
         origin = offer["origin_province"]
         legacy = f" (formerly {origin['legacy_name']})" if origin["legacy_name"] else ""
         print(
-            f"  {offer['product_name']} ({m['supplier_id']}, {origin['name']}{legacy})"
+            f"  {offer['product']['name']} ({m['supplier_id']}, {origin['name']}{legacy})"
             f" -> {m['buyer_id']}: "
             f"{m['quantity_kg']:,.0f} kg at {m['unit_price_vnd']:,} VND/{m['price_unit']}"
         )
     still_open = [d for d in demands.values() if d["match_status"] == "open"]
     print(f"\n== {len(still_open)} open demand(s) / nhu cầu chưa ghép ==")
     for d in still_open:
-        print(f"  {d['buyer_id']} wants {d['quantity_kg']:,.0f} kg {d['category']}: "
+        print(f"  {d['buyer_id']} wants {d['quantity_kg']:,.0f} kg {d['criteria']['category']}: "
               f"{d['unmatched_reason']}")  # fmt: skip
 
 

@@ -1,45 +1,69 @@
 """A small trade-connection stream modelled on the seed article: provinces sell, Hải Phòng buys.
 
 Province names are given as clerks type them: legacy (pre-2025) names, with and without
-diacritics, with prefixes; quantities in tấn, tạ, yến and kg.
+diacritics, with prefixes; quantities in tấn, tạ, yến and kg; prices per kg or per tạ.
 """
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
-OFFERS: list[dict[str, Any]] = [
-    {"supplier_id": "htx-ca-phe-dak-ha", "product_name": "Cà phê Robusta Đăk Hà",
-     "category": "coffee", "origin_province": "Tỉnh Kon Tum",
-     "quantity": {"amount": "8", "unit": "tấn"}, "unit_price_vnd": 95_000},
-    {"supplier_id": "htx-arabica-son-la", "product_name": "Cà phê Arabica Sơn La",
-     "category": "cà phê", "origin_province": "Son La",
-     "quantity": {"amount": "5", "unit": "tan"}, "unit_price_vnd": 120_000},
-    {"supplier_id": "htx-mien-dong-cao-bang", "product_name": "Miến dong Cao Bằng",
-     "category": "rice-noodles", "origin_province": "Cao Bằng",
-     "quantity": {"amount": "30", "unit": "tạ"}, "unit_price_vnd": 85_000},
-    {"supplier_id": "htx-vai-thieu-luc-ngan", "product_name": "Vải thiều Lục Ngạn",
-     "category": "fresh-fruit", "origin_province": "tinh bac giang",
-     "quantity": {"amount": "12", "unit": "tấn"}, "unit_price_vnd": 35_000},
-    {"supplier_id": "htx-nhan-long-hung-yen", "product_name": "Nhãn lồng Hưng Yên",
-     "category": "fresh-fruit", "origin_province": "Hưng Yên",
-     "quantity": {"amount": "600", "unit": "yến"}, "unit_price_vnd": 4_500_000,
-     "price_unit": "tạ"},
-]  # fmt: skip
 
-DEMANDS: list[dict[str, Any]] = [
-    {"buyer_id": "sieu-thi-hai-phong-1", "category": "coffee",
-     "quantity": {"amount": "3", "unit": "tấn"}, "max_unit_price_vnd": 100_000,
-     "delivery_province": "TP. Hải Phòng"},
-    {"buyer_id": "trung-tam-thuong-mai-hai-duong", "category": "fresh-fruit",
-     "quantity": {"amount": "50", "unit": "tạ"}, "max_unit_price_vnd": 40_000,
-     "delivery_province": "Hải Dương"},
-    {"buyer_id": "cho-dau-moi-hai-phong", "category": "Gạo, bún, miến, phở",
-     "quantity": {"amount": "2000", "unit": "kg"}, "max_unit_price_vnd": 90_000,
-     "delivery_province": "Hai Phong"},
-    {"buyer_id": "sieu-thi-hai-phong-2", "category": "coffee",
-     "quantity": {"amount": "10", "unit": "tấn"}, "delivery_province": "Hải Phòng"},
-    {"buyer_id": "chuoi-cua-hang-hai-phong", "category": "fresh-fruit",
-     "quantity": {"amount": "200", "unit": "yến"}, "max_unit_price_vnd": 5_000_000,
-     "price_unit": "tạ", "delivery_province": "Thành phố Hải Phòng"},
-]  # fmt: skip
+def _window(today: date, start: int, end: int) -> dict[str, str]:
+    return {"start": (today + timedelta(days=start)).isoformat(),
+            "end": (today + timedelta(days=end)).isoformat()}  # fmt: skip
+
+
+def offers(today: date) -> list[dict[str, Any]]:
+    season = _window(today, 0, 90)
+    return [
+        {"supplier_id": "htx-ca-phe-dak-ha", "origin_province": "Tỉnh Kon Tum",
+         "product": {"name": "Cà phê Robusta Đăk Hà", "category": "coffee", "ocop_stars": 4,
+                     "ocop_rated_on": "2025-03-15", "certifications": ["VietGAP"]},
+         "quantity": {"amount": "8", "unit": "tấn"}, "unit_price_vnd": 95_000,
+         "available": season, "issues_vat_invoice": True, "max_deferred_payment_days": 30},
+        {"supplier_id": "htx-arabica-son-la", "origin_province": "Son La",
+         "product": {"name": "Cà phê Arabica Sơn La", "category": "cà phê", "ocop_stars": 3,
+                     "ocop_rated_on": "2024-11-02"},
+         "quantity": {"amount": "5", "unit": "tan"}, "unit_price_vnd": 120_000,
+         "available": season},
+        {"supplier_id": "htx-mien-dong-cao-bang", "origin_province": "Cao Bằng",
+         "product": {"name": "Miến dong Cao Bằng", "category": "rice-noodles", "ocop_stars": 4,
+                     "ocop_rated_on": "2025-06-20"},
+         "quantity": {"amount": "30", "unit": "tạ"}, "unit_price_vnd": 85_000,
+         "available": season, "has_traceability_stamps": True},
+        {"supplier_id": "htx-vai-thieu-luc-ngan", "origin_province": "tinh bac giang",
+         "product": {"name": "Vải thiều Lục Ngạn", "category": "fresh-fruit",
+                     "certifications": ["GlobalG.A.P.", "VietGAP"]},
+         "quantity": {"amount": "12", "unit": "tấn"}, "unit_price_vnd": 35_000,
+         "available": _window(today, 0, 30), "lead_time_days": 2},
+        {"supplier_id": "htx-nhan-long-hung-yen", "origin_province": "Hưng Yên",
+         "product": {"name": "Nhãn lồng Hưng Yên", "category": "fresh-fruit", "ocop_stars": 3,
+                     "ocop_rated_on": "2024-08-01"},
+         "quantity": {"amount": "600", "unit": "yến"}, "unit_price_vnd": 4_500_000,
+         "price_unit": "tạ", "available": _window(today, 0, 30)},
+    ]  # fmt: skip
+
+
+def demands(today: date) -> list[dict[str, Any]]:
+    delivery = _window(today, 7, 30)
+    return [
+        {"buyer_id": "sieu-thi-hai-phong-1", "criteria": {"category": "coffee"},
+         "quantity": {"amount": "3", "unit": "tấn"}, "max_unit_price_vnd": 100_000,
+         "delivery_province": "TP. Hải Phòng", "delivery_window": delivery,
+         "payment_terms_days": 30},
+        {"buyer_id": "trung-tam-thuong-mai-hai-duong", "criteria": {"category": "fresh-fruit"},
+         "quantity": {"amount": "50", "unit": "tạ"}, "max_unit_price_vnd": 40_000,
+         "delivery_province": "Hải Dương", "delivery_window": delivery},
+        {"buyer_id": "cho-dau-moi-hai-phong", "criteria": {"category": "Gạo, bún, miến, phở"},
+         "quantity": {"amount": "2000", "unit": "kg"}, "max_unit_price_vnd": 90_000,
+         "delivery_province": "Hai Phong", "delivery_window": delivery},
+        {"buyer_id": "sieu-thi-hai-phong-2", "criteria": {"category": "coffee"},
+         "quantity": {"amount": "10", "unit": "tấn"}, "delivery_province": "Hải Phòng",
+         "delivery_window": delivery},
+        {"buyer_id": "chuoi-cua-hang-hai-phong", "criteria": {"category": "fresh-fruit"},
+         "quantity": {"amount": "200", "unit": "yến"}, "max_unit_price_vnd": 5_000_000,
+         "price_unit": "tạ", "delivery_province": "Thành phố Hải Phòng",
+         "delivery_window": delivery},
+    ]  # fmt: skip

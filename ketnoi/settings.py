@@ -65,7 +65,13 @@ class Topics:
         self.prefix = prefix
         self.orders = f"{prefix}orders"
         self.matches = f"{prefix}matches"
+        self.sessions = f"{prefix}sessions"
+        self.organizations = f"{prefix}organizations"
         self.dead_letter = f"{prefix}dead-letter"
 
+    def named(self, logical: str) -> str:
+        """The full name of a logical topic ("orders", "matches", ...) as events declare it."""
+        return f"{self.prefix}{logical}"
+
     def all(self) -> list[str]:
-        return [self.orders, self.matches, self.dead_letter]
+        return [self.orders, self.matches, self.sessions, self.organizations, self.dead_letter]

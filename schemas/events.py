@@ -1,7 +1,11 @@
-"""Kafka events: one envelope shape for every event, discriminated by ``type``.
+"""Kafka events: one envelope for every event, discriminated by ``type``.
 
-The envelope's ``event_id`` is the idempotency key: consumers that see an id twice change
-nothing. ``occurred_at`` is the only clock the matcher reads, so replays decide the same way.
+- ``event_id`` is the idempotency key: a consumer that sees an id twice changes nothing.
+- ``occurred_at`` is the only clock the matcher reads, so a replay decides the same way.
+- ``schema_version`` is the major version. Within a major version changes are additive only
+  (new optional fields, new event types); consumers are upgraded before producers.
+- Every event names its topic (``TOPIC``) and Kafka key (``kafka_key``): events that change a
+  market's book share the ``orders`` topic keyed by market, so one partition orders them all.
 """
 
 from __future__ import annotations
@@ -9,64 +13,156 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter
 
-from schemas.fields import Identifier
+from schemas.fields import Contract, Identifier, Text
+from schemas.matches import Match, Party
 from schemas.orders import Demand, Offer
+from schemas.organizations import Organization
+from schemas.sessions import Session
 
 SCHEMA_VERSION = 1
 KETNOI_NAMESPACE = uuid.UUID("6f1c1d8e-5b0a-4c59-9a57-2f6d3c1e9b10")
 
+ORDERS, MATCHES, SESSIONS, ORGANIZATIONS = "orders", "matches", "sessions", "organizations"
 
-class Envelope(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    event_id: uuid.UUID
+class Envelope(Contract):
+    event_id: uuid.UUID = Field(description="idempotency key: the same id is applied once")
     schema_version: Literal[1] = SCHEMA_VERSION
     occurred_at: AwareDatetime
     source: str = Field(min_length=1, max_length=200, description="connector or API client id")
-    session_id: Identifier | None = None
-    correlation_id: uuid.UUID | None = None
+    session_id: Identifier | None = Field(default=None, description="trade-connection session")
+    correlation_id: uuid.UUID | None = Field(default=None, description="event that caused this")
+
+    TOPIC: ClassVar[str]
+
+    @property
+    def kafka_key(self) -> str:
+        raise NotImplementedError
 
 
-class OfferPublished(Envelope):
+class _MarketEvent(Envelope):
+    """An event keyed by its market (the product category)."""
+
+    @property
+    def market_key(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def kafka_key(self) -> str:
+        return self.market_key
+
+
+# -- orders topic: everything that changes a market's book -------------------------------------
+
+
+class OfferPublished(_MarketEvent):
+    TOPIC: ClassVar[str] = ORDERS
     type: Literal["offer.published"] = "offer.published"
     offer: Offer
 
     @property
     def market_key(self) -> str:
-        return self.offer.category
+        return self.offer.market_key
 
 
-class DemandPosted(Envelope):
+class OfferUpdated(_MarketEvent):
+    """The whole offer as it is now; ``offer.revision`` orders updates."""
+
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["offer.updated"] = "offer.updated"
+    offer: Offer
+
+    @property
+    def market_key(self) -> str:
+        return self.offer.market_key
+
+
+class OfferWithdrawn(_MarketEvent):
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["offer.withdrawn"] = "offer.withdrawn"
+    offer_id: Identifier
+    category: str
+    reason: Text | None = None
+
+    @property
+    def market_key(self) -> str:
+        return self.category
+
+
+class DemandPosted(_MarketEvent):
+    TOPIC: ClassVar[str] = ORDERS
     type: Literal["demand.posted"] = "demand.posted"
     demand: Demand
 
     @property
     def market_key(self) -> str:
-        return self.demand.category
+        return self.demand.market_key
 
 
-class Match(BaseModel):
-    """A quantity of one offer promised to one demand."""
+class DemandUpdated(_MarketEvent):
+    """The whole demand as it is now; ``demand.revision`` orders updates."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["demand.updated"] = "demand.updated"
+    demand: Demand
 
-    match_id: Identifier
-    offer_id: Identifier
+    @property
+    def market_key(self) -> str:
+        return self.demand.market_key
+
+
+class DemandCancelled(_MarketEvent):
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["demand.cancelled"] = "demand.cancelled"
     demand_id: Identifier
-    supplier_id: Identifier
-    buyer_id: Identifier
     category: str
-    quantity_kg: Decimal = Field(gt=0)
-    unit_price_vnd: int = Field(ge=0, description="the offer's price per `price_unit`")
-    price_unit: str = "kg"
-    status: Literal["proposed"] = "proposed"
+    reason: Text | None = None
+
+    @property
+    def market_key(self) -> str:
+        return self.category
 
 
-class MatchProposed(Envelope):
+class MatchAccepted(_MarketEvent):
+    """One party accepts a proposal (double opt-in: both must)."""
+
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["match.accepted"] = "match.accepted"
+    match_id: Identifier
+    category: str
+    party: Party
+    org_id: Identifier
+
+    @property
+    def market_key(self) -> str:
+        return self.category
+
+
+class MatchDeclined(_MarketEvent):
+    """One party declines; the reserved quantity returns to the book."""
+
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["match.declined"] = "match.declined"
+    match_id: Identifier
+    category: str
+    party: Party
+    org_id: Identifier
+    reason: Text | None = None
+
+    @property
+    def market_key(self) -> str:
+        return self.category
+
+
+# -- matches topic: what the matcher decided ----------------------------------------------------
+
+
+class MatchProposed(_MarketEvent):
+    TOPIC: ClassVar[str] = MATCHES
     type: Literal["match.proposed"] = "match.proposed"
     match: Match
 
@@ -75,13 +171,39 @@ class MatchProposed(Envelope):
         return self.match.category
 
 
-class DemandUnmatched(Envelope):
-    """The matcher holds a demand open: nothing in the book fits it yet, and why."""
+class _MatchOutcome(_MarketEvent):
+    TOPIC: ClassVar[str] = MATCHES
+    match_id: Identifier
+    category: str
+    offer_id: Identifier
+    demand_id: Identifier
+    quantity_kg: Decimal = Field(gt=0)
 
+    @property
+    def market_key(self) -> str:
+        return self.category
+
+
+class MatchConfirmed(_MatchOutcome):
+    """Both parties accepted: the quantity is promised for good."""
+
+    type: Literal["match.confirmed"] = "match.confirmed"
+
+
+class MatchExpired(_MatchOutcome):
+    """Not accepted in time: the reserved quantity returned to the book."""
+
+    type: Literal["match.expired"] = "match.expired"
+
+
+class DemandUnmatched(_MarketEvent):
+    """The matcher holds a demand (partly) open: nothing in the book fits the rest, and why."""
+
+    TOPIC: ClassVar[str] = MATCHES
     type: Literal["demand.unmatched"] = "demand.unmatched"
     demand_id: Identifier
     category: str
-    open_kg: Decimal
+    open_kg: Decimal = Field(ge=0)
     reason: str
 
     @property
@@ -89,19 +211,85 @@ class DemandUnmatched(Envelope):
         return self.category
 
 
+# -- sessions and organizations -----------------------------------------------------------------
+
+
+class SessionOpened(Envelope):
+    TOPIC: ClassVar[str] = SESSIONS
+    type: Literal["session.opened"] = "session.opened"
+    session: Session
+
+    @property
+    def kafka_key(self) -> str:
+        return self.session.session_id
+
+
+class SessionClosed(Envelope):
+    TOPIC: ClassVar[str] = SESSIONS
+    type: Literal["session.closed"] = "session.closed"
+    session_id: Identifier  # required here: the session that closed
+
+    @property
+    def kafka_key(self) -> str:
+        return self.session_id
+
+
+class OrganizationRegistered(Envelope):
+    TOPIC: ClassVar[str] = ORGANIZATIONS
+    type: Literal["organization.registered"] = "organization.registered"
+    organization: Organization
+
+    @property
+    def kafka_key(self) -> str:
+        return self.organization.org_id
+
+
+EVENT_TYPES: tuple[type[Envelope], ...] = (
+    OfferPublished,
+    OfferUpdated,
+    OfferWithdrawn,
+    DemandPosted,
+    DemandUpdated,
+    DemandCancelled,
+    MatchAccepted,
+    MatchDeclined,
+    MatchProposed,
+    MatchConfirmed,
+    MatchExpired,
+    DemandUnmatched,
+    SessionOpened,
+    SessionClosed,
+    OrganizationRegistered,
+)
+
 AnyEvent = Annotated[
-    OfferPublished | DemandPosted | MatchProposed | DemandUnmatched, Field(discriminator="type")
+    OfferPublished
+    | OfferUpdated
+    | OfferWithdrawn
+    | DemandPosted
+    | DemandUpdated
+    | DemandCancelled
+    | MatchAccepted
+    | MatchDeclined
+    | MatchProposed
+    | MatchConfirmed
+    | MatchExpired
+    | DemandUnmatched
+    | SessionOpened
+    | SessionClosed
+    | OrganizationRegistered,
+    Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)
+
+
+def event_type_name(cls: type[Envelope]) -> str:
+    return cls.model_fields["type"].default
 
 
 def parse_event(raw: bytes | str) -> AnyEvent:
     """Parse and validate one event from its JSON bytes (raises pydantic.ValidationError)."""
     return EVENT_ADAPTER.validate_json(raw)
-
-
-def new_event_id() -> uuid.UUID:
-    return uuid.uuid4()
 
 
 def derived_id(*parts: str) -> str:

@@ -1,59 +1,110 @@
-"""Offers (supply) and demands: what suppliers publish and what buyers ask for."""
+"""Offers (supply) and demands: what suppliers publish and what buyers ask for.
+
+A ``*Submission`` is the body a client sends; the entity adds the id the gateway assigns and a
+revision that orders its updates. Quantities compare in kg, prices per kg (see ``price_unit``).
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, model_validator
 
-from schemas.fields import CategoryCode, Identifier, ProvinceField, Quantity, Text, Vnd, WeightUnit
+from schemas.fields import (
+    Contract,
+    DateWindow,
+    Days,
+    Identifier,
+    ProvinceField,
+    Quantity,
+    Vnd,
+    WeightUnit,
+)
+from schemas.products import Product, ProductCriteria
 
 
-class OfferSubmission(BaseModel):
-    """The body a supplier or province posts to publish an offer."""
+def _not_above(small: Quantity | None, whole: Quantity, small_name: str) -> None:
+    if small is not None and small.kg > whole.kg:
+        raise ValueError(f"{small_name} ({small.kg} kg) is above quantity ({whole.kg} kg)")
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class OfferSubmission(Contract):
+    """What a supplier (or its province, for a catalogue) publishes."""
 
     supplier_id: Identifier
-    product_name: Text
-    category: CategoryCode
+    product: Product
     origin_province: ProvinceField
     quantity: Quantity
     unit_price_vnd: Vnd = Field(description="price per `price_unit`, integer VND")
     price_unit: WeightUnit = "kg"
+    min_order: Quantity | None = Field(default=None, description="smallest lot the supplier sells")
+    available: DateWindow = Field(description="dates the goods can be delivered from")
+    ships_to: list[ProvinceField] | None = Field(
+        default=None, description="provinces it delivers to; omitted = anywhere in Vietnam"
+    )
+    lead_time_days: Days = Field(default=0, description="days from order to dispatch")
+    max_deferred_payment_days: Days = Field(
+        default=0, description="longest deferred payment the supplier accepts (0 = cash)"
+    )
+    issues_vat_invoice: bool = False
+    has_traceability_stamps: bool = False
+
+    @model_validator(mode="after")
+    def _lots_fit(self) -> Self:
+        _not_above(self.min_order, self.quantity, "min_order")
+        return self
 
 
 class Offer(OfferSubmission):
-    """An offer as it travels on Kafka: the submission plus its id."""
-
     offer_id: Identifier
+    revision: int = Field(default=1, ge=1, description="increases with every update")
 
     @property
     def quantity_kg(self) -> Decimal:
         return self.quantity.kg
 
+    @property
+    def market_key(self) -> str:
+        return self.product.category
 
-class DemandSubmission(BaseModel):
-    """The body a buyer posts to ask for a quantity of a product category."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DemandSubmission(Contract):
+    """What a supermarket, trade centre, wholesale market or other buyer asks for."""
 
     buyer_id: Identifier
-    category: CategoryCode
-    product_keywords: list[Text] = Field(default_factory=list, max_length=20)
+    criteria: ProductCriteria
     quantity: Quantity
     max_unit_price_vnd: Vnd | None = Field(
         default=None, description="price ceiling per `price_unit`, integer VND"
     )
     price_unit: WeightUnit = "kg"
     delivery_province: ProvinceField
+    delivery_window: DateWindow
+    payment_terms_days: Days = Field(
+        default=0, description="days after delivery the buyer pays (deferred payment)"
+    )
+    requires_vat_invoice: bool = False
+    requires_traceability: bool = False
+    accepts_partial: bool = Field(default=True, description="may be filled by several suppliers")
+    min_lot: Quantity | None = Field(
+        default=None, description="smallest quantity worth taking from one supplier"
+    )
+
+    @model_validator(mode="after")
+    def _lots_fit(self) -> Self:
+        _not_above(self.min_lot, self.quantity, "min_lot")
+        return self
 
 
 class Demand(DemandSubmission):
-    """A demand as it travels on Kafka."""
-
     demand_id: Identifier
+    revision: int = Field(default=1, ge=1, description="increases with every update")
 
     @property
     def quantity_kg(self) -> Decimal:
         return self.quantity.kg
+
+    @property
+    def market_key(self) -> str:
+        return self.criteria.category

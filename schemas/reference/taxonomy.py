@@ -48,7 +48,7 @@ class UnknownCategoryError(ValueError):
         if suggestions:
             best = _data().by_code[suggestions[0]]
             message += f"; did you mean {best.code!r} ({best.name_vi})?"
-        super().__init__(f"{message} Allowed categories: {', '.join(allowed)}")
+        super().__init__(f"{message}; allowed categories: {', '.join(allowed)}")
 
 
 @dataclass(frozen=True)

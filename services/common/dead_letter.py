@@ -6,19 +6,6 @@ import base64
 import json
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
-
-def describe_error(exc: Exception) -> str:
-    """A reason a person can act on: field paths and messages for validation errors."""
-    if isinstance(exc, ValidationError):
-        parts = []
-        for error in exc.errors(include_url=False)[:10]:
-            path = ".".join(str(p) for p in error["loc"]) or "(event)"
-            parts.append(f"{path}: {error['msg']}")
-        return "; ".join(parts)
-    return f"{type(exc).__name__}: {exc}"
-
 
 def dead_letter_record(
     *,

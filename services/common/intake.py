@@ -9,7 +9,8 @@ from faust.types import EventT, TopicT
 from pydantic import ValidationError
 
 from schemas.events import AnyEvent, parse_event
-from services.common.dead_letter import dead_letter_record, describe_error
+from schemas.problems import describe
+from services.common.dead_letter import dead_letter_record
 
 Check = Callable[[AnyEvent, EventT], None]
 """Raises ValueError when a well-formed event does not belong where it arrived."""
@@ -30,7 +31,7 @@ async def parse_or_dead_letter(
             check(parsed, event)
         return parsed
     except (ValidationError, ValueError, UnicodeDecodeError) as exc:
-        reason = describe_error(exc)
+        reason = describe(exc)
     log.warning(
         "dead-lettering %s[%s]@%s: %s", message.topic, message.partition, message.offset, reason
     )

@@ -12,6 +12,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ketnoi.settings import Settings
 
 OFFERS, DEMANDS, MATCHES = "offers", "demands", "matches"
+SESSIONS, ORGANIZATIONS = "sessions", "organizations"
 
 
 def connect(settings: Settings) -> AsyncMongoClient:
@@ -29,5 +30,7 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[MATCHES].create_index([("demand_id", ASCENDING)], name="demand")
     await db[MATCHES].create_index([("buyer_id", ASCENDING)], name="buyer")
     await db[MATCHES].create_index([("supplier_id", ASCENDING)], name="supplier")
-    await db[OFFERS].create_index([("category", ASCENDING)], name="category")
-    await db[DEMANDS].create_index([("category", ASCENDING)], name="category")
+    await db[OFFERS].create_index([("product.category", ASCENDING)], name="category")
+    await db[OFFERS].create_index([("supplier_id", ASCENDING)], name="supplier")
+    await db[DEMANDS].create_index([("criteria.category", ASCENDING)], name="category")
+    await db[DEMANDS].create_index([("buyer_id", ASCENDING)], name="buyer")

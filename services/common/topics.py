@@ -17,6 +17,8 @@ async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
     partitions = {
         topics.orders: settings.topic_partitions,
         topics.matches: settings.topic_partitions,
+        topics.sessions: settings.topic_partitions,
+        topics.organizations: settings.topic_partitions,
         topics.dead_letter: 1,  # low volume; one partition keeps failures in arrival order
     }
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -15,6 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from ketnoi.settings import Settings
 from schemas.events import DemandPosted, OfferPublished, utcnow
 from schemas.orders import Demand, DemandSubmission, Offer, OfferSubmission
+from schemas.problems import explain_errors
 from services.common.store import DEMANDS, MATCHES, OFFERS, connect, database
 from services.common.topics import ensure_topics
 from services.gateway.publisher import EventPublisher, PublishUnavailable
@@ -66,6 +68,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = explain_errors(exc.errors(), skip_loc=1)  # drop "body" / "query"
+        return JSONResponse(
+            {
+                "type": "about:blank",
+                "title": "Invalid request",
+                "status": 422,
+                "detail": "; ".join(str(p) for p in problems[:5]),
+                "errors": [p.as_dict() for p in problems],
+            },
+            status_code=422,
+            media_type="application/problem+json",
+        )
+
     @app.exception_handler(PublishUnavailable)
     async def unavailable(request: Request, exc: PublishUnavailable) -> JSONResponse:
         return JSONResponse(
@@ -77,19 +94,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/v1/offers", status_code=202, response_model=Accepted, tags=["offers"])
     async def publish_offer(body: OfferSubmission, pub: Publisher) -> Accepted:
-        offer = Offer(**body.model_dump(), offer_id=str(uuid.uuid4()))
+        offer = Offer.model_validate({**body.model_dump(), "offer_id": str(uuid.uuid4())})
         event = OfferPublished(event_id=uuid.uuid4(), occurred_at=utcnow(), source=API_SOURCE,
                                offer=offer)  # fmt: skip
-        await pub.publish(settings.topics.orders, event)
+        await pub.publish(settings.topics.named(event.TOPIC), event)
         return Accepted(event_id=event.event_id, id=offer.offer_id,
                         status_url=f"/v1/offers/{offer.offer_id}")  # fmt: skip
 
     @app.post("/v1/demands", status_code=202, response_model=Accepted, tags=["demands"])
     async def post_demand(body: DemandSubmission, pub: Publisher) -> Accepted:
-        demand = Demand(**body.model_dump(), demand_id=str(uuid.uuid4()))
+        demand = Demand.model_validate({**body.model_dump(), "demand_id": str(uuid.uuid4())})
         event = DemandPosted(event_id=uuid.uuid4(), occurred_at=utcnow(), source=API_SOURCE,
                              demand=demand)  # fmt: skip
-        await pub.publish(settings.topics.orders, event)
+        await pub.publish(settings.topics.named(event.TOPIC), event)
         return Accepted(event_id=event.event_id, id=demand.demand_id,
                         status_url=f"/v1/demands/{demand.demand_id}")  # fmt: skip
 

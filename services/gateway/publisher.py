@@ -7,7 +7,7 @@ import asyncio
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from schemas.events import DemandPosted, OfferPublished
+from schemas.events import Envelope
 
 
 class PublishUnavailable(RuntimeError):
@@ -31,13 +31,13 @@ class EventPublisher:
     async def stop(self) -> None:
         await self._producer.stop()
 
-    async def publish(self, topic: str, event: OfferPublished | DemandPosted) -> None:
-        """Return once Kafka has acknowledged the event (keyed by its market)."""
+    async def publish(self, topic: str, event: Envelope) -> None:
+        """Return once Kafka has acknowledged the event (keyed as the event declares)."""
         try:
             await asyncio.wait_for(
                 self._producer.send_and_wait(
                     topic,
-                    key=event.market_key.encode("utf-8"),
+                    key=event.kafka_key.encode("utf-8"),
                     value=event.model_dump_json().encode("utf-8"),
                 ),
                 self._timeout_s,

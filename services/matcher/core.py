@@ -21,6 +21,7 @@ from schemas.reference.units import price_per_kg
 class BookOffer:
     offer_id: str
     supplier_id: str
+    offered_kg: Decimal
     remaining_kg: Decimal
     unit_price_vnd: int
     price_unit: str
@@ -79,12 +80,35 @@ class MarketBook:
         self.offers[offer.offer_id] = BookOffer(
             offer_id=offer.offer_id,
             supplier_id=offer.supplier_id,
+            offered_kg=offer.quantity_kg,
             remaining_kg=offer.quantity_kg,
             unit_price_vnd=offer.unit_price_vnd,
             price_unit=offer.price_unit,
             price_per_kg=price_per_kg(offer.unit_price_vnd, offer.price_unit),
             seq=self.seq,
         )
+        return self._fill_waiting()
+
+    def update_offer(self, offer: Offer) -> list[Outcome]:
+        """New terms for an offer; what is already promised stays promised."""
+        entry = self.offers.get(offer.offer_id)
+        if entry is None:
+            return []  # fully allocated or withdrawn: nothing left to change
+        promised = entry.offered_kg - entry.remaining_kg
+        entry.offered_kg = offer.quantity_kg
+        entry.remaining_kg = max(Decimal(0), offer.quantity_kg - promised)
+        entry.unit_price_vnd = offer.unit_price_vnd
+        entry.price_unit = offer.price_unit
+        entry.price_per_kg = price_per_kg(offer.unit_price_vnd, offer.price_unit)
+        if entry.remaining_kg == 0:
+            del self.offers[offer.offer_id]
+        return self._fill_waiting()
+
+    def withdraw_offer(self, offer_id: str) -> list[Outcome]:
+        self.offers.pop(offer_id, None)
+        return []
+
+    def _fill_waiting(self) -> list[Outcome]:
         outcomes: list[Outcome] = []
         for demand in sorted(self.demands.values(), key=lambda d: d.seq):
             proposal = self._try_fill(demand)
@@ -96,11 +120,27 @@ class MarketBook:
         if demand.demand_id in self.demands or demand.demand_id in self.closed_demands:
             return []
         self.seq += 1
-        ceiling = None
-        if demand.max_unit_price_vnd is not None:
-            ceiling = price_per_kg(demand.max_unit_price_vnd, demand.price_unit)
-        entry = BookDemand(demand.demand_id, demand.buyer_id, demand.quantity_kg, ceiling, self.seq)
+        entry = BookDemand(
+            demand.demand_id, demand.buyer_id, demand.quantity_kg, _ceiling(demand), self.seq
+        )
         self.demands[entry.demand_id] = entry
+        return self._decide(entry)
+
+    def update_demand(self, demand: Demand) -> list[Outcome]:
+        """New terms for a demand still open; a matched demand is not reopened."""
+        entry = self.demands.get(demand.demand_id)
+        if entry is None:
+            return []
+        entry.quantity_kg = demand.quantity_kg
+        entry.max_price_per_kg = _ceiling(demand)
+        return self._decide(entry)
+
+    def cancel_demand(self, demand_id: str) -> list[Outcome]:
+        if self.demands.pop(demand_id, None) is not None:
+            self.closed_demands.add(demand_id)
+        return []
+
+    def _decide(self, entry: BookDemand) -> list[Outcome]:
         proposal = self._try_fill(entry)
         if proposal is not None:
             return [proposal]
@@ -156,13 +196,19 @@ class MarketBook:
             return book
         book.seq = state["seq"]
         for raw in state["offers"]:
-            offer = BookOffer(**_decimals(raw, "remaining_kg", "price_per_kg"))
+            offer = BookOffer(**_decimals(raw, "offered_kg", "remaining_kg", "price_per_kg"))
             book.offers[offer.offer_id] = offer
         for raw in state["demands"]:
             demand = BookDemand(**_decimals(raw, "quantity_kg", "max_price_per_kg"))
             book.demands[demand.demand_id] = demand
         book.closed_demands = set(state["closed_demands"])
         return book
+
+
+def _ceiling(demand: Demand) -> Decimal | None:
+    if demand.max_unit_price_vnd is None:
+        return None
+    return price_per_kg(demand.max_unit_price_vnd, demand.price_unit)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:

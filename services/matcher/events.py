@@ -6,27 +6,42 @@ import uuid
 
 from schemas.events import (
     AnyEvent,
+    DemandCancelled,
     DemandPosted,
     DemandUnmatched,
-    Match,
+    DemandUpdated,
     MatchProposed,
     OfferPublished,
+    OfferUpdated,
+    OfferWithdrawn,
     derived_id,
 )
+from schemas.matches import Match
 from services.matcher.core import MarketBook, Outcome, Proposal, Waiting
 
 SOURCE = "ketnoi-matcher"
 
 
 def apply(book: MarketBook, event: AnyEvent) -> list[Outcome]:
-    if isinstance(event, OfferPublished):
-        return book.add_offer(event.offer)
-    if isinstance(event, DemandPosted):
-        return book.add_demand(event.demand)
+    """Feed one orders-topic event to the book. Match decisions (accept/decline) are recorded
+    but do not change the skeleton book yet: double opt-in is the matching-engine issue."""
+    match event:
+        case OfferPublished():
+            return book.add_offer(event.offer)
+        case OfferUpdated():
+            return book.update_offer(event.offer)
+        case OfferWithdrawn():
+            return book.withdraw_offer(event.offer_id)
+        case DemandPosted():
+            return book.add_demand(event.demand)
+        case DemandUpdated():
+            return book.update_demand(event.demand)
+        case DemandCancelled():
+            return book.cancel_demand(event.demand_id)
     return []
 
 
-def outcome_event(outcome: Outcome, cause: OfferPublished | DemandPosted) -> AnyEvent:
+def outcome_event(outcome: Outcome, cause: AnyEvent) -> AnyEvent:
     """The event for an outcome; ids derive from the cause, so reprocessing emits the same ids."""
     category = cause.market_key
     common = {

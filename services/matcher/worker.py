@@ -8,7 +8,7 @@ import faust
 from faust.types import EventT
 
 from ketnoi.settings import Settings
-from schemas.events import AnyEvent, DemandPosted, OfferPublished
+from schemas.events import ORDERS, AnyEvent
 from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import parse_or_dead_letter
 from services.common.topics import ensure_topics
@@ -19,8 +19,8 @@ log = logging.getLogger("ketnoi.matcher")
 
 
 def belongs_on_orders(parsed: AnyEvent, event: EventT) -> None:
-    """Only offers and demands, keyed by their market, may enter the book."""
-    if not isinstance(parsed, OfferPublished | DemandPosted):
+    """Only orders-topic events, keyed by their market, may change the book."""
+    if parsed.TOPIC != ORDERS:
         raise ValueError(f"event type {parsed.type!r} does not belong on {event.message.topic}")
     if event.key is None or event.key.decode() != parsed.market_key:
         raise ValueError(f"Kafka key {event.key!r} is not the market key {parsed.market_key!r}")

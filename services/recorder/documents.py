@@ -1,16 +1,48 @@
-"""How each event becomes an idempotent upsert: (collection, _id, fields to $set)."""
+"""How each event becomes idempotent writes to the read model.
+
+Every write is an upsert keyed by the entity id. Guards make replays and redeliveries harmless:
+an older revision never overwrites a newer one, and a late "still open" never reopens a demand
+that was matched.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.events import AnyEvent, DemandPosted, DemandUnmatched, MatchProposed, OfferPublished
-from services.common.store import DEMANDS, MATCHES, OFFERS
+from schemas.events import (
+    AnyEvent,
+    DemandCancelled,
+    DemandPosted,
+    DemandUnmatched,
+    DemandUpdated,
+    MatchAccepted,
+    MatchConfirmed,
+    MatchDeclined,
+    MatchExpired,
+    MatchProposed,
+    OfferPublished,
+    OfferUpdated,
+    OfferWithdrawn,
+    OrganizationRegistered,
+    SessionClosed,
+    SessionOpened,
+)
+from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, SESSIONS
 
-Upsert = tuple[str, str, dict[str, Any]]
+
+@dataclass(frozen=True)
+class Write:
+    collection: str
+    doc_id: str
+    fields: dict[str, Any]
+    newer_than_stored: int | None = None
+    """Apply only if the stored document has a lower ``revision`` (or none)."""
+    unless: dict[str, Any] = field(default_factory=dict)
+    """Skip if the stored document already has any of these values."""
 
 
-def _recorded(event: AnyEvent) -> dict[str, Any]:
+def _meta(event: AnyEvent) -> dict[str, Any]:
     return {
         "last_event_id": str(event.event_id),
         "occurred_at": event.occurred_at,
@@ -19,37 +51,59 @@ def _recorded(event: AnyEvent) -> dict[str, Any]:
     }
 
 
-def upserts_for(event: AnyEvent) -> list[Upsert]:
-    """Each document is keyed by its entity id; replaying an event rewrites the same fields."""
-    if isinstance(event, OfferPublished):
-        offer = event.offer
-        fields = offer.model_dump(mode="json", exclude={"offer_id"})
-        fields["quantity_kg"] = float(offer.quantity_kg)
-        return [(OFFERS, offer.offer_id, {**fields, **_recorded(event), "status": "open"})]
-    if isinstance(event, DemandPosted):
-        demand = event.demand
-        fields = demand.model_dump(mode="json", exclude={"demand_id"})
-        fields["quantity_kg"] = float(demand.quantity_kg)
-        # match_status is owned by the matcher's events; set it only if absent (see recorder).
-        return [(DEMANDS, demand.demand_id, {**fields, **_recorded(event)})]
-    if isinstance(event, MatchProposed):
-        match = event.match
-        fields = match.model_dump(mode="json", exclude={"match_id"})
-        fields["quantity_kg"] = float(match.quantity_kg)
-        return [
-            (MATCHES, match.match_id, {**fields, **_recorded(event)}),
-            (DEMANDS, match.demand_id, {"match_status": "matched", "unmatched_reason": None}),
-        ]
-    if isinstance(event, DemandUnmatched):
-        return [
-            (
-                DEMANDS,
-                event.demand_id,
-                {
-                    "match_status": "open",
-                    "unmatched_reason": event.reason,
-                    "open_kg": float(event.open_kg),
-                },
-            )
-        ]
-    return []
+def _entity(model: Any, id_field: str) -> dict[str, Any]:
+    fields = model.model_dump(mode="json", exclude={id_field})
+    fields["quantity_kg"] = float(model.quantity_kg)  # numeric, for sorting and sums
+    return fields
+
+
+def writes_for(event: AnyEvent) -> list[Write]:
+    meta = _meta(event)
+    match event:
+        case OfferPublished() | OfferUpdated():
+            offer = event.offer
+            fields = {**_entity(offer, "offer_id"), **meta, "status": "open"}
+            return [Write(OFFERS, offer.offer_id, fields, newer_than_stored=offer.revision)]
+        case OfferWithdrawn():
+            fields = {"status": "withdrawn", "withdrawn_reason": event.reason, **meta}
+            return [Write(OFFERS, event.offer_id, fields)]
+        case DemandPosted() | DemandUpdated():
+            demand = event.demand
+            fields = {**_entity(demand, "demand_id"), **meta, "status": "open"}
+            return [Write(DEMANDS, demand.demand_id, fields, newer_than_stored=demand.revision)]
+        case DemandCancelled():
+            fields = {"status": "cancelled", "cancelled_reason": event.reason, **meta}
+            return [Write(DEMANDS, event.demand_id, fields)]
+        case MatchProposed():
+            match = event.match
+            fields = match.model_dump(mode="json", exclude={"match_id"})
+            fields.update(quantity_kg=float(match.quantity_kg), status="proposed", **meta)
+            return [
+                Write(MATCHES, match.match_id, fields),
+                Write(DEMANDS, match.demand_id, {"match_status": "matched",
+                                                 "unmatched_reason": None}),
+            ]  # fmt: skip
+        case MatchAccepted() | MatchDeclined():
+            decision = "accepted" if isinstance(event, MatchAccepted) else "declined"
+            fields = {f"{event.party.value}_decision": decision, **meta}
+            if isinstance(event, MatchDeclined):
+                fields[f"{event.party.value}_decline_reason"] = event.reason
+            return [Write(MATCHES, event.match_id, fields)]
+        case MatchConfirmed() | MatchExpired():
+            status = "confirmed" if isinstance(event, MatchConfirmed) else "expired"
+            return [Write(MATCHES, event.match_id, {"status": status, **meta})]
+        case DemandUnmatched():
+            fields = {"match_status": "open", "unmatched_reason": event.reason,
+                      "open_kg": float(event.open_kg)}  # fmt: skip
+            return [Write(DEMANDS, event.demand_id, fields, unless={"match_status": "matched"})]
+        case SessionOpened():
+            session = event.session
+            fields = {**session.model_dump(mode="json", exclude={"session_id"}), **meta}
+            return [Write(SESSIONS, session.session_id, {**fields, "status": "open"})]
+        case SessionClosed():
+            return [Write(SESSIONS, event.session_id, {"status": "closed", **meta})]
+        case OrganizationRegistered():
+            org = event.organization
+            fields = {**org.model_dump(mode="json", exclude={"org_id"}), **meta}
+            return [Write(ORGANIZATIONS, org.org_id, fields)]
+    raise ValueError(f"no read-model mapping for event type {event.type!r}")

@@ -2,41 +2,44 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import faust
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from ketnoi.settings import Settings
-from schemas.events import AnyEvent, DemandUnmatched
+from schemas.events import AnyEvent
 from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import parse_or_dead_letter
-from services.common.store import DEMANDS, connect, database, ensure_indexes
+from services.common.store import connect, database, ensure_indexes
 from services.common.topics import ensure_topics
-from services.recorder.documents import upserts_for
+from services.recorder.documents import writes_for
 
 log = logging.getLogger("ketnoi.recorder")
 
 
 async def write(store: AsyncDatabase, event: AnyEvent) -> None:
-    """Apply an event's upserts; each is idempotent, so redelivery is harmless."""
-    for collection, doc_id, fields in upserts_for(event):
-        if collection == DEMANDS and isinstance(event, DemandUnmatched):
-            # Never let a late "still open" overwrite "matched" for the same demand.
-            await store[collection].update_one(
-                {"_id": doc_id, "match_status": {"$ne": "matched"}}, {"$set": fields}
-            )
-            await store[collection].update_one(
-                {"_id": doc_id}, {"$setOnInsert": fields}, upsert=True
-            )
-        else:
-            await store[collection].update_one({"_id": doc_id}, {"$set": fields}, upsert=True)
+    """Apply an event's writes; each is an idempotent, guarded upsert."""
+    for item in writes_for(event):
+        query: dict = {"_id": item.doc_id}
+        if item.newer_than_stored is not None:
+            query["$or"] = [
+                {"revision": {"$lt": item.newer_than_stored}},
+                {"revision": {"$exists": False}},
+            ]
+        for name, value in item.unless.items():
+            query[name] = {"$ne": value}
+        # A DuplicateKeyError means the stored document is newer or guarded: already superseded.
+        with contextlib.suppress(DuplicateKeyError):
+            await store[item.collection].update_one(query, {"$set": item.fields}, upsert=True)
 
 
 def build(settings: Settings) -> faust.App:
     app = make_app("recorder", settings)
     names = settings.topics
-    source = raw_topic(app, names.orders, names.matches)
+    source = raw_topic(app, names.orders, names.matches, names.sessions, names.organizations)
     dead_letter = raw_topic(app, names.dead_letter)
     state: dict = {}
 

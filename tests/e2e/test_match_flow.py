@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 
+from tests.factories import demand_body, offer_body
 from tests.support import eventually
 
 pytestmark = pytest.mark.infra
@@ -26,15 +27,14 @@ def _post(api, path: str, body: dict) -> str:
 
 def test_offer_and_matching_demand_are_matched(api, mongo):
     supplier, buyer = _unique("htx-kon-tum"), _unique("sieu-thi-hai-phong")
-    offer_id = _post(api, "/v1/offers", {
-        "supplier_id": supplier, "product_name": "Cà phê Robusta", "category": "coffee",
-        "origin_province": "tinh kon tum", "quantity": {"amount": "8", "unit": "tấn"},
-        "unit_price_vnd": 95_000,
-    })  # fmt: skip
-    demand_id = _post(api, "/v1/demands", {
-        "buyer_id": buyer, "category": "cà phê", "quantity": {"amount": "20", "unit": "tạ"},
-        "max_unit_price_vnd": 100_000_000, "price_unit": "tấn", "delivery_province": "Hải Phòng",
-    })  # fmt: skip
+    offer_id = _post(api, "/v1/offers", offer_body(
+        "8", "tấn", category="coffee", price=95_000, supplier_id=supplier,
+        origin_province="tinh kon tum",
+        product={"name": "Cà phê Robusta", "category": "coffee"},
+    ))  # fmt: skip
+    demand_id = _post(api, "/v1/demands", demand_body(
+        "20", "tạ", category="cà phê", ceiling=100_000_000, price_unit="tấn", buyer_id=buyer,
+    ))  # fmt: skip
 
     stored = eventually(
         lambda: mongo.matches.find_one({"demand_id": demand_id}), what="match in MongoDB"
@@ -42,7 +42,7 @@ def test_offer_and_matching_demand_are_matched(api, mongo):
     assert stored["offer_id"] == offer_id
     assert stored["supplier_id"] == supplier and stored["buyer_id"] == buyer
     assert stored["quantity_kg"] == 2000.0  # 20 tạ
-    assert stored["unit_price_vnd"] == 95_000
+    assert stored["unit_price_vnd"] == 95_000 and stored["category"] == "coffee"
 
     listed = eventually(
         lambda: api.get("/v1/matches", params={"demand_id": demand_id}).json()["items"],
@@ -63,15 +63,13 @@ def test_offer_and_matching_demand_are_matched(api, mongo):
 
 def test_demand_that_fits_nothing_stays_open_with_the_reason(api, mongo):
     # An offer that is too small: the demand must not match it, and must say why.
-    offer_id = _post(api, "/v1/offers", {
-        "supplier_id": _unique("htx-cao-bang"), "product_name": "Hạt dẻ Trùng Khánh",
-        "category": "nuts", "origin_province": "Cao Bằng",
-        "quantity": {"amount": "5", "unit": "tạ"}, "unit_price_vnd": 150_000,
-    })  # fmt: skip
-    demand_id = _post(api, "/v1/demands", {
-        "buyer_id": _unique("cho-dau-moi"), "category": "nuts",
-        "quantity": {"amount": "2", "unit": "tấn"}, "delivery_province": "Hai Phong",
-    })  # fmt: skip
+    offer_id = _post(api, "/v1/offers", offer_body(
+        "5", "tạ", category="nuts", price=150_000, supplier_id=_unique("htx-cao-bang"),
+        origin_province="Cao Bằng", product={"name": "Hạt dẻ Trùng Khánh", "category": "nuts"},
+    ))  # fmt: skip
+    demand_id = _post(api, "/v1/demands", demand_body(
+        "2", "tấn", category="nuts", buyer_id=_unique("cho-dau-moi"),
+    ))  # fmt: skip
 
     # The matcher's decision is the barrier: once recorded, the demand has been processed.
     demand = eventually(
@@ -88,21 +86,15 @@ def test_demand_that_fits_nothing_stays_open_with_the_reason(api, mongo):
 
 def test_no_kilogram_is_promised_twice(api, mongo):
     """Two demands of 6 tấn against one offer of 8 tấn: exactly one is matched."""
-    offer_id = _post(api, "/v1/offers", {
-        "supplier_id": _unique("htx-son-la"), "product_name": "Mận hậu Sơn La",
-        "category": "dried-goods", "origin_province": "Sơn La",
-        "quantity": {"amount": "8", "unit": "tấn"}, "unit_price_vnd": 30_000,
-    })  # fmt: skip
+    offer_id = _post(api, "/v1/offers", offer_body(
+        "8", "tấn", category="dried-goods", supplier_id=_unique("htx-son-la"),
+        origin_province="Sơn La", product={"name": "Mận hậu sấy", "category": "dried-goods"},
+    ))  # fmt: skip
     demand_ids = [
         _post(
             api,
             "/v1/demands",
-            {
-                "buyer_id": _unique("buyer"),
-                "category": "dried-goods",
-                "quantity": {"amount": "60", "unit": "tạ"},
-                "delivery_province": "Hà Nội",
-            },
+            demand_body("60", "tạ", category="dried-goods", buyer_id=_unique("buyer")),
         )
         for _ in range(2)
     ]
@@ -123,11 +115,10 @@ def test_no_kilogram_is_promised_twice(api, mongo):
 
 
 def test_invalid_body_names_the_field_and_what_is_allowed(api):
-    response = api.post("/v1/demands", json={
-        "buyer_id": "b1", "category": "coffee", "quantity": {"amount": "3", "unit": "bao"},
-        "delivery_province": "Hai Phongg",
-    })  # fmt: skip
+    response = api.post("/v1/demands", json=demand_body(unit="bao", delivery_province="Hai Phongg"))
     assert response.status_code == 422
-    errors = {tuple(e["loc"]): e["msg"] for e in response.json()["detail"]}
-    assert "tấn" in errors[("body", "quantity", "unit")]
-    assert "Hải Phòng" in errors[("body", "delivery_province")]
+    assert response.headers["content-type"] == "application/problem+json"
+    errors = {e["path"]: e for e in response.json()["errors"]}
+    assert "tấn" in errors["quantity.unit"]["problem"]
+    assert errors["quantity.unit"]["suggestion"] == "hộp"
+    assert errors["delivery_province"]["suggestion"] == "Hải Phòng"

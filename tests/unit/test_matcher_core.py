@@ -4,24 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from schemas.orders import Demand, Offer
+from schemas.orders import Offer
 from services.matcher.core import MarketBook, Proposal, Waiting
-
-
-def offer(offer_id: str, amount: str, unit: str = "tấn", price: int = 50_000, **kw) -> Offer:
-    return Offer(
-        offer_id=offer_id, supplier_id=f"s-{offer_id}", product_name="Vải thiều",
-        category="fresh-fruit", origin_province="Bắc Giang",
-        quantity={"amount": amount, "unit": unit}, unit_price_vnd=price, **kw,
-    )  # fmt: skip
-
-
-def demand(demand_id: str, amount: str, unit: str = "tấn", ceiling: int | None = None, **kw):
-    return Demand(
-        demand_id=demand_id, buyer_id=f"b-{demand_id}", category="fresh-fruit",
-        quantity={"amount": amount, "unit": unit}, max_unit_price_vnd=ceiling,
-        delivery_province="Hải Phòng", **kw,
-    )  # fmt: skip
+from tests.factories import demand, offer
 
 
 def test_demand_matches_an_offer_with_enough_quantity_in_kilograms():
@@ -91,3 +76,37 @@ def test_state_round_trip_keeps_decisions_identical():
         outcomes_resumed += add(item)
     assert outcomes_straight == outcomes_resumed
     assert straight.to_state() == resumed.to_state()
+
+
+def test_withdrawn_offer_is_never_matched():
+    book = MarketBook()
+    book.add_offer(offer("o1", "8"))
+    book.withdraw_offer("o1")
+    [outcome] = book.add_demand(demand("d1", "1"))
+    assert isinstance(outcome, Waiting)
+
+
+def test_cancelled_demand_is_not_filled_later():
+    book = MarketBook()
+    book.add_demand(demand("d1", "3"))
+    book.cancel_demand("d1")
+    assert book.add_offer(offer("o1", "8")) == []
+
+
+def test_offer_update_keeps_what_is_already_promised():
+    book = MarketBook()
+    book.add_offer(offer("o1", "8"))
+    book.add_demand(demand("d1", "6"))  # 6 t promised, 2 t left
+    book.update_offer(offer("o1", "7", revision=2))  # the supplier now has 7 t in all
+    assert book.offers["o1"].remaining_kg == Decimal(1000)
+    book.update_offer(offer("o1", "5", revision=3))  # less than promised: nothing left
+    assert "o1" not in book.offers
+
+
+def test_demand_update_is_decided_again():
+    book = MarketBook()
+    book.add_offer(offer("o1", "2"))
+    [waiting] = book.add_demand(demand("d1", "3"))
+    assert isinstance(waiting, Waiting)
+    [proposal] = book.update_demand(demand("d1", "2", revision=2))
+    assert proposal.quantity_kg == Decimal(2000)
