@@ -6,10 +6,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 KETNOI := $(VENV)/bin/ketnoi
 STAMP := $(VENV)/.installed
+ASYNCAPI_CHECK := tools/asyncapi-check
+NODE_STAMP := $(ASYNCAPI_CHECK)/node_modules/.package-lock.json
 
-.PHONY: install demo test test-unit lint format infra-up infra-down infra-status clean
+.PHONY: install demo test test-unit lint format schemas infra-up infra-down infra-status clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_STAMP)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -17,6 +19,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $@
+
+# The official AsyncAPI parser (Node.js) checks the published AsyncAPI document in the tests.
+$(NODE_STAMP): $(ASYNCAPI_CHECK)/package-lock.json
+	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the AsyncAPI check (apt-get install nodejs npm)"; exit 1; }
+	cd $(ASYNCAPI_CHECK) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 
 demo: install
 	$(KETNOI) demo
@@ -34,6 +41,9 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+schemas: install
+	$(KETNOI) schemas export
 
 infra-up: install
 	$(KETNOI) infra up

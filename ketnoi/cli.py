@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from ketnoi.settings import Settings
 
@@ -67,6 +68,14 @@ def _recorder(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schemas(args: argparse.Namespace) -> int:
+    from schemas.export import PUBLISHED_DIR, export
+
+    for path in export(args.out or PUBLISHED_DIR):
+        print(f"wrote {path}")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ketnoi.demo import run_demo
 
@@ -93,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
         ("recorder", _recorder, "run the recorder worker that writes MongoDB (Faust)"),
     ]:
         sub.add_parser(name, help=text).set_defaults(func=func)
+
+    schemas = sub.add_parser("schemas", help="publish event contracts (JSON Schema, AsyncAPI 3)")
+    schemas.add_argument("action", choices=["export"])
+    schemas.add_argument("--out", type=Path, default=None, help="folder (default: the repo's)")
+    schemas.set_defaults(func=_schemas)
 
     demo = sub.add_parser("demo", help="start everything, feed a small stream, show the matches")
     demo.add_argument("--once", action="store_true", help="stop after showing the matches")

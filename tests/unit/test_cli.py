@@ -8,7 +8,7 @@ def test_help_lists_every_subcommand():
     result = subprocess.run(
         [sys.executable, "-m", "ketnoi.cli", "--help"], capture_output=True, text=True, check=True
     )
-    for command in ["infra", "topics", "gateway", "matcher", "recorder", "demo"]:
+    for command in ["infra", "topics", "gateway", "matcher", "recorder", "demo", "schemas"]:
         assert command in result.stdout
 
 
