@@ -158,6 +158,19 @@ class MatchDeclined(_MarketEvent):
         return self.category
 
 
+class MarketTick(_MarketEvent):
+    """The market's clock: lets proposals expire when no other event arrives. Produced by the
+    matcher's ticker into the orders topic, so a replay sees the same time passing."""
+
+    TOPIC: ClassVar[str] = ORDERS
+    type: Literal["market.tick"] = "market.tick"
+    category: str
+
+    @property
+    def market_key(self) -> str:
+        return self.category
+
+
 # -- matches topic: what the matcher decided ----------------------------------------------------
 
 
@@ -194,6 +207,27 @@ class MatchExpired(_MatchOutcome):
     """Not accepted in time: the reserved quantity returned to the book."""
 
     type: Literal["match.expired"] = "match.expired"
+
+
+class MatchReleased(_MatchOutcome):
+    """A proposal ended without confirmation; its quantity returned to the book."""
+
+    type: Literal["match.released"] = "match.released"
+    reason: Literal["declined", "offer-withdrawn", "demand-cancelled", "offer-reduced"]
+
+
+class DemandFilled(_MarketEvent):
+    """Confirmed matches now cover the whole demand."""
+
+    TOPIC: ClassVar[str] = MATCHES
+    type: Literal["demand.filled"] = "demand.filled"
+    demand_id: Identifier
+    category: str
+    filled_kg: Decimal = Field(gt=0)
+
+    @property
+    def market_key(self) -> str:
+        return self.category
 
 
 class DemandUnmatched(_MarketEvent):
@@ -260,6 +294,9 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     SessionOpened,
     SessionClosed,
     OrganizationRegistered,
+    MarketTick,
+    MatchReleased,
+    DemandFilled,
 )
 
 AnyEvent = Annotated[
@@ -277,7 +314,10 @@ AnyEvent = Annotated[
     | DemandUnmatched
     | SessionOpened
     | SessionClosed
-    | OrganizationRegistered,
+    | OrganizationRegistered
+    | MarketTick
+    | MatchReleased
+    | DemandFilled,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -49,6 +49,11 @@ class OfferSubmission(Contract):
     )
     issues_vat_invoice: bool = False
     has_traceability_stamps: bool = False
+    excluded_buyers: list[Identifier] = Field(
+        default_factory=list,
+        max_length=100,
+        description="buyers never to be matched (do not match)",
+    )
 
     @model_validator(mode="after")
     def _lots_fit(self) -> Self:
@@ -89,6 +94,9 @@ class DemandSubmission(Contract):
     accepts_partial: bool = Field(default=True, description="may be filled by several suppliers")
     min_lot: Quantity | None = Field(
         default=None, description="smallest quantity worth taking from one supplier"
+    )
+    excluded_suppliers: list[Identifier] = Field(
+        default_factory=list, max_length=100, description="suppliers never to be matched"
     )
 
     @model_validator(mode="after")

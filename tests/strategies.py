@@ -89,6 +89,7 @@ def offers(draw) -> dict:
         "max_deferred_payment_days": draw(DAYS),
         "issues_vat_invoice": draw(st.booleans()),
         "has_traceability_stamps": draw(st.booleans()),
+        "excluded_buyers": draw(st.lists(IDS, max_size=2)),
     }
 
 
@@ -114,6 +115,7 @@ def demands(draw) -> dict:
         "requires_traceability": draw(st.booleans()),
         "accepts_partial": draw(st.booleans()),
         "min_lot": draw(st.none() | st.just(quantity)),
+        "excluded_suppliers": draw(st.lists(IDS, max_size=2)),
     }
 
 
@@ -173,6 +175,15 @@ _BODIES = {
         "kind": d(st.sampled_from(list(OrganizationKind))),
         "province": d(PROVINCE_INPUTS),
         "tax_code": d(st.none() | st.from_regex(r"\d{10}", fullmatch=True))}},
+    ev.MarketTick: lambda d: {"category": d(CATEGORIES)},
+    ev.MatchReleased: lambda d: {"match_id": d(IDS), "category": d(CATEGORIES),
+                                 "offer_id": d(IDS), "demand_id": d(IDS),
+                                 "quantity_kg": d(AMOUNTS),
+                                 "reason": d(st.sampled_from(["declined", "offer-withdrawn",
+                                                              "demand-cancelled",
+                                                              "offer-reduced"]))},
+    ev.DemandFilled: lambda d: {"demand_id": d(IDS), "category": d(CATEGORIES),
+                                "filled_kg": d(AMOUNTS)},
 }  # fmt: skip
 
 

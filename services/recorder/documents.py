@@ -13,14 +13,17 @@ from typing import Any
 from schemas.events import (
     AnyEvent,
     DemandCancelled,
+    DemandFilled,
     DemandPosted,
     DemandUnmatched,
     DemandUpdated,
+    MarketTick,
     MatchAccepted,
     MatchConfirmed,
     MatchDeclined,
     MatchExpired,
     MatchProposed,
+    MatchReleased,
     OfferPublished,
     OfferUpdated,
     OfferWithdrawn,
@@ -89,9 +92,18 @@ def writes_for(event: AnyEvent) -> list[Write]:
             if isinstance(event, MatchDeclined):
                 fields[f"{event.party.value}_decline_reason"] = event.reason
             return [Write(MATCHES, event.match_id, fields)]
-        case MatchConfirmed() | MatchExpired():
-            status = "confirmed" if isinstance(event, MatchConfirmed) else "expired"
-            return [Write(MATCHES, event.match_id, {"status": status, **meta})]
+        case MatchConfirmed() | MatchExpired() | MatchReleased():
+            status = {MatchConfirmed: "confirmed", MatchExpired: "expired",
+                      MatchReleased: "released"}[type(event)]  # fmt: skip
+            fields = {"status": status, **meta}
+            if isinstance(event, MatchReleased):
+                fields["released_reason"] = event.reason
+            return [Write(MATCHES, event.match_id, fields)]
+        case DemandFilled():
+            fields = {"match_status": "filled", "filled_kg": float(event.filled_kg)}
+            return [Write(DEMANDS, event.demand_id, fields)]
+        case MarketTick():
+            return []  # the matcher's clock: nothing to record
         case DemandUnmatched():
             fields = {"match_status": "open", "unmatched_reason": event.reason,
                       "open_kg": float(event.open_kg)}  # fmt: skip

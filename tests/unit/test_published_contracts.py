@@ -91,9 +91,12 @@ def test_payloads_of_version_1_0_still_parse(name):
     assert ev.event_type_name(type(event)) == name
 
 
-@pytest.mark.parametrize("event_type", ev.EVENT_TYPES, ids=ev.event_type_name)
-def test_changes_since_version_1_0_are_additive(event_type):
-    name = ev.event_type_name(event_type)
+def test_no_event_type_of_version_1_0_was_removed():
+    assert set(BASELINE["schemas"]) <= {ev.event_type_name(t) for t in ev.EVENT_TYPES}
+
+
+@pytest.mark.parametrize("name", sorted(BASELINE["schemas"]))
+def test_changes_since_version_1_0_are_additive(name):
     current = json.loads((PUBLISHED_DIR / f"v1/{name}.schema.json").read_text())
     assert breaking_changes(BASELINE["schemas"][name], current) == []
 
