@@ -213,7 +213,9 @@ class MatchReleased(_MatchOutcome):
     """A proposal ended without confirmation; its quantity returned to the book."""
 
     type: Literal["match.released"] = "match.released"
-    reason: Literal["declined", "offer-withdrawn", "demand-cancelled", "offer-reduced"]
+    reason: Literal[
+        "declined", "offer-withdrawn", "demand-cancelled", "offer-reduced", "demand-reduced"
+    ]
 
 
 class DemandFilled(_MarketEvent):
