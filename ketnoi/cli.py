@@ -108,6 +108,14 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("--out", type=Path, default=None, help="folder (default: the repo's)")
     schemas.set_defaults(func=_schemas)
 
+    from connectors.simulator import cli as simulator
+
+    simulate = sub.add_parser(
+        "simulate", help="generate a seeded, realistic stream of offers and demands"
+    )
+    simulator.add_arguments(simulate)
+    simulate.set_defaults(func=simulator.run)
+
     demo = sub.add_parser("demo", help="start everything, feed a small stream, show the matches")
     demo.add_argument("--once", action="store_true", help="stop after showing the matches")
     demo.set_defaults(func=_demo)

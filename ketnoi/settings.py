@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -27,6 +26,8 @@ class Settings(BaseSettings):
     home: Path = PROJECT_ROOT / ".ketnoi"
     cache_dir: Path = Path.home() / ".cache" / "ketnoi"
     log_level: str = "info"
+    match_proposal_ttl_hours: float = 24.0
+    match_tick_seconds: float = 30.0
 
     @property
     def kafka_port(self) -> int:
@@ -48,8 +49,9 @@ class Settings(BaseSettings):
     def gateway_url(self) -> str:
         return f"http://{self.gateway_host}:{self.gateway_port}"
 
-    @cached_property
+    @property
     def topics(self) -> Topics:
+        # Not cached: model_copy(update={"topic_prefix": ...}) would carry a stale copy.
         return Topics(self.topic_prefix)
 
 

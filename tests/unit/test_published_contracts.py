@@ -111,3 +111,21 @@ def test_the_additive_check_catches_breaking_changes():
     assert "reason: newly required" in problems
     assert "category: property removed" in problems
     assert any(p.startswith("type: values removed") for p in problems)
+
+
+def test_the_scenario_generator_output_validates_against_the_published_schemas():
+    """An independent validator (jsonschema) accepts every event `ketnoi simulate` writes."""
+    from connectors.simulator import events as scenario_events
+
+    validators = {
+        ev.event_type_name(t): jsonschema.Draft202012Validator(
+            json.loads((PUBLISHED_DIR / f"v1/{ev.event_type_name(t)}.schema.json").read_text())
+        )
+        for t in ev.EVENT_TYPES
+    }
+    seen: set[str] = set()
+    for event in scenario_events(seed=3, count=400, with_organizations=True):
+        payload = json.loads(event.model_dump_json())
+        validators[payload["type"]].validate(payload)
+        seen.add(payload["type"])
+    assert seen == {"offer.published", "demand.posted", "organization.registered"}
