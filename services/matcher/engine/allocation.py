@@ -1,0 +1,116 @@
+"""Who gets what: a demand takes its best candidates best-first; an offer goes to the oldest
+waiting demands first. Both walk indexes, never the book, and stop at the config's limits.
+
+The book owns the ledger (reserving, releasing); this module only decides which pairs and how
+many kilograms, so the rules of choice live in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from .constraints import lot_fits, terms_fit
+from .indexes import SEQ_MASK, high_key
+from .outcomes import Outcome
+from .records import DemandState, OfferState
+from .scoring import Scorer
+
+if TYPE_CHECKING:
+    from .book import MarketBook
+
+
+@dataclass(slots=True)
+class Run:
+    """One apply call: its clock, what it decided, and how many proposals it may still make."""
+
+    now: datetime
+    left: int
+    outcomes: list[Outcome] = field(default_factory=list)
+
+
+def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
+    """Propose the demand's best candidates, best score first (ties: cheaper per kg, then
+    earlier offer), with partial fills when it accepts them, until nothing is open."""
+    open_kg = d.open_kg
+    if not d.active or open_kg <= 0 or run.left <= 0:
+        return
+    scorer = Scorer(d.terms, open_kg, book.suppliers)
+    ranked = _candidates(book, d, open_kg, scorer)
+    ranked.sort(key=lambda c: c[:3])
+    dt = d.terms
+    for _, _, _, o in ranked:
+        remaining = d.open_kg
+        if remaining <= 0 or run.left <= 0:
+            break
+        q = min(o.available_kg, remaining)
+        if not lot_fits(o.terms, dt, q, remaining):
+            continue
+        points, breakdown = scorer.score(o.terms, q)
+        book.propose(run, o, d, q, points, breakdown)
+
+
+def _candidates(
+    book: MarketBook, d: DemandState, open_kg: Decimal, scorer: Scorer
+) -> list[tuple[float, Decimal, int, OfferState]]:
+    """Offers passing every hard constraint, cheapest first, until ``candidate_limit`` pass
+    or ``scan_limit`` were examined; each with its ranking key."""
+    config, dt, did = book.config, d.terms, d.demand_id
+    index, pairs = book.offer_index, book.pairs
+    by_seq = index.by_seq
+    scan_limit, limit = config.scan_limit, config.candidate_limit
+    start, end = dt.window_start, dt.window_end
+    ranked: list[tuple[float, Decimal, int, OfferState]] = []
+    budget, chunk = scan_limit, min(scan_limit, 128)
+    for batch in index.serving(dt.province, high_key(dt.ceiling_milli), start, end, chunk):
+        if len(batch) > budget:
+            del batch[budget:]
+        budget -= len(batch)
+        for key in batch:
+            o = by_seq[key & SEQ_MASK]
+            ot = o.terms
+            if ot.ready_start > end or ot.ready_end < start or not terms_fit(ot, dt):
+                continue  # dates first: the usual near miss, and two integer comparisons
+            pair = pairs.get((o.offer_id, did))
+            if pair is not None and pair.blocked:
+                continue
+            q = min(o.available_kg, open_kg)
+            if not lot_fits(ot, dt, q, open_kg):
+                continue
+            ranked.append((-scorer.rank(ot, q), ot.price_per_kg, o.seq, o))
+            if len(ranked) >= limit:
+                return ranked
+        if budget <= 0:
+            break
+    return ranked
+
+
+def place_offer(book: MarketBook, run: Run, o: OfferState) -> None:
+    """Offer what is available to waiting demands, oldest first, each getting as much as the
+    lot rules allow, until the offer is used up."""
+    if not o.active or o.available_kg <= 0 or run.left <= 0:
+        return
+    ot, oid = o.terms, o.offer_id
+    demands, pairs, suppliers = book.demands, book.pairs, book.suppliers
+    scan_limit = book.config.scan_limit
+    start, end = ot.ready_start, ot.ready_end
+    for scanned, did in enumerate(book.waiting.admitting(ot.price_f)):
+        if scanned >= scan_limit:
+            break
+        d = demands[did]
+        dt = d.terms
+        if dt.window_start > end or dt.window_end < start or not terms_fit(ot, dt):
+            continue  # dates first (see fill_demand)
+        pair = pairs.get((oid, did))
+        if pair is not None and pair.blocked:
+            continue
+        open_kg = d.open_kg
+        q = min(o.available_kg, open_kg)
+        if not lot_fits(ot, dt, q, open_kg):
+            continue
+        points, breakdown = Scorer(dt, open_kg, suppliers).score(ot, q)
+        book.propose(run, o, d, q, points, breakdown)
+        if run.left <= 0 or o.available_kg <= 0:
+            break

@@ -1,0 +1,497 @@
+"""The order book of one market: the ledger of quantities, and the events that move them.
+
+Every kilogram is in exactly one of three states per order: available/open, reserved by a
+pending proposal, or confirmed. ``apply`` moves quantities between them and asks
+``allocation`` who should get what; ``drain_changes``/``restore`` persist the book as small
+records. Pure Python: no Kafka, Faust, MongoDB or HTTP import, no wall clock, no randomness.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+from heapq import heapify, heappop, heappush
+from typing import Any
+
+from schemas.events import (
+    DemandCancelled,
+    DemandPosted,
+    DemandUpdated,
+    MarketTick,
+    MatchAccepted,
+    MatchDeclined,
+    OfferPublished,
+    OfferUpdated,
+    OfferWithdrawn,
+    derived_id,
+)
+from schemas.matches import Party
+from schemas.orders import Demand, Offer
+
+from .allocation import Run, fill_demand, place_offer
+from .config import MatchConfig
+from .constraints import failures
+from .diagnosis import unmatched_reason
+from .indexes import OfferIndex, WaitingDemands
+from .invariants import check_book
+from .outcomes import (
+    Confirmed,
+    DemandFilled,
+    Expired,
+    Outcome,
+    Proposed,
+    Released,
+    ReleaseReason,
+    Unmatched,
+)
+from .records import (
+    ZERO,
+    DemandState,
+    MatchState,
+    OfferState,
+    PairHistory,
+    SupplierRecord,
+)
+from .scoring import reason
+from .terms import DemandTerms, OfferTerms
+
+META = "meta"
+
+
+class MarketBook:
+    """Open offers and demands of one market (one product category) and their matches."""
+
+    def __init__(self, market: str, config: MatchConfig = MatchConfig()) -> None:  # noqa: B008
+        self.market = market
+        self.config = config
+        self.offers: dict[str, OfferState] = {}  # every offer ever seen (withdrawn kept)
+        self.demands: dict[str, DemandState] = {}
+        self.matches: dict[str, MatchState] = {}  # pending proposals only
+        self.pairs: dict[tuple[str, str], PairHistory] = {}
+        self.suppliers: dict[str, SupplierRecord] = {}
+        self.offer_index = OfferIndex()
+        self.waiting = WaitingDemands()
+        self.active_offers = 0
+        self._seq = 0  # arrival counter of offers and demands
+        self._mseq = 0  # proposal counter
+        self._clock: datetime | None = None  # latest occurred_at seen: the market's time
+        self._expiry: list[tuple[datetime, int, str]] = []  # (expires_at, seq, match id)
+        self._dirty: dict[str, None] = {}
+
+    # -- public API -------------------------------------------------------------------------
+    def apply(self, event: Any) -> list[Outcome]:
+        """Feed one orders-topic event; returns what it decided, in order."""
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"the matching engine does not take {type(event).__name__} events")
+        if event.market_key != self.market:
+            raise ValueError(f"event for market {event.market_key!r} fed to {self.market!r}")
+        if self._clock is None or event.occurred_at > self._clock:
+            self._clock = event.occurred_at
+            self._dirty[META] = None
+        run = Run(now=self._clock, left=self.config.max_proposals_per_event)
+        self._expire(run)
+        handler(self, event, run)
+        return run.outcomes
+
+    def drain_changes(self) -> dict[str, dict[str, Any] | None]:
+        """Records changed since the last drain (None = deleted), JSON-serialisable."""
+        changes = {key: self._record(key) for key in self._dirty}
+        self._dirty = {}
+        return changes
+
+    def records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record of the book, as ``drain_changes`` would give them."""
+        yield META, self._meta_record()
+        for oid, o in self.offers.items():
+            yield f"o:{oid}", o.to_record()
+        for did, d in self.demands.items():
+            yield f"d:{did}", d.to_record()
+        for mid, m in self.matches.items():
+            yield f"m:{mid}", m.to_record()
+        for (oid, did), pair in self.pairs.items():
+            yield f"p:{oid}|{did}", pair.to_record()
+        for sid, supplier in self.suppliers.items():
+            yield f"s:{sid}", supplier.to_record()
+
+    @classmethod
+    def restore(
+        cls,
+        market: str,
+        records: Iterable[tuple[str, dict[str, Any]]],
+        config: MatchConfig = MatchConfig(),  # noqa: B008
+    ) -> MarketBook:
+        """Rebuild the book and every index from its records (as drained)."""
+        book = cls(market, config)
+        offers: list[OfferState] = []
+        demands: list[DemandState] = []
+        matches: list[MatchState] = []
+        for key, r in records:
+            if key == META:
+                book._seq, book._mseq = r["seq"], r["match_seq"]
+                book._clock = None if r["clock"] is None else datetime.fromisoformat(r["clock"])
+                continue
+            kind, _, ident = key.partition(":")
+            if kind == "o":
+                offers.append(OfferState.from_record(ident, r))
+            elif kind == "d":
+                demands.append(DemandState.from_record(ident, r))
+            elif kind == "m":
+                matches.append(MatchState.from_record(ident, r))
+            elif kind == "p":
+                oid, _, did = ident.partition("|")
+                book.pairs[(oid, did)] = PairHistory.from_record(r)
+            elif kind == "s":
+                book.suppliers[ident] = SupplierRecord.from_record(r)
+            else:
+                raise ValueError(f"unknown record key {key!r}")
+        for o in sorted(offers, key=lambda o: o.seq):
+            book.offers[o.offer_id] = o
+        for d in sorted(demands, key=lambda d: d.seq):
+            book.demands[d.demand_id] = d
+        for m in sorted(matches, key=lambda m: m.seq):
+            book.matches[m.match_id] = m
+            book.offers[m.offer_id].pending[m.match_id] = None
+            book.demands[m.demand_id].pending[m.match_id] = None
+            book._expiry.append((m.expires_at, m.seq, m.match_id))
+        heapify(book._expiry)
+        for o in book.offers.values():
+            book.active_offers += o.active
+            book.offer_index.sync(o)
+        for d in book.demands.values():
+            if d.active:
+                book.waiting.add(d)
+        return book
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError naming the first broken rule of the ledger or its indexes."""
+        check_book(self)
+
+    def explain(self, offer_id: str, demand_id: str) -> list[str]:
+        """Names of the hard constraints this pair fails ([] = compatible). Lot sizes are judged
+        on what is left; when nothing is left on a side, on the full quantities."""
+        o, d = self.offers[offer_id], self.demands[demand_id]
+        open_kg = d.open_kg
+        q = min(o.available_kg, open_kg)
+        if q <= 0:
+            open_kg = d.wanted_kg
+            q = min(o.offered_kg, open_kg)
+        return failures(o.terms, d.terms, q, open_kg)
+
+    @property
+    def open_counts(self) -> tuple[int, int]:
+        """(offers with quantity available, demands with quantity open)."""
+        return len(self.offer_index), len(self.waiting)
+
+    # -- ledger (used by allocation) ----------------------------------------------------------
+    def propose(
+        self,
+        run: Run,
+        o: OfferState,
+        d: DemandState,
+        q: Decimal,
+        points: float,
+        breakdown: dict[str, float],
+    ) -> None:
+        """Reserve ``q`` kg of ``o`` for ``d`` and emit the proposal."""
+        oid, did = o.offer_id, d.demand_id
+        pair = self.pairs.get((oid, did))
+        if pair is None:
+            pair = self.pairs[(oid, did)] = PairHistory()
+        match_id = derived_id("match", oid, did, str(pair.proposals))
+        pair.proposals += 1
+        self._mseq += 1
+        expires_at = run.now + self.config.proposal_ttl
+        ot, dt = o.terms, d.terms
+        m = MatchState(
+            match_id, oid, did, ot.supplier_id, dt.buyer_id, q,
+            ot.unit_price_vnd, ot.price_unit, expires_at, self._mseq,
+        )  # fmt: skip
+        self.matches[match_id] = m
+        o.pending[match_id] = None
+        d.pending[match_id] = None
+        o.reserved_kg += q
+        d.reserved_kg += q
+        heappush(self._expiry, (expires_at, self._mseq, match_id))
+        self.offer_index.sync(o)
+        self.waiting.sync(d)
+        dirty = self._dirty
+        dirty[f"o:{oid}"] = dirty[f"d:{did}"] = dirty[f"m:{match_id}"] = None
+        dirty[f"p:{oid}|{did}"] = dirty[META] = None
+        run.left -= 1
+        run.outcomes.append(
+            Proposed(
+                match_id=match_id,
+                offer_id=oid,
+                demand_id=did,
+                supplier_id=ot.supplier_id,
+                buyer_id=dt.buyer_id,
+                quantity_kg=q,
+                unit_price_vnd=ot.unit_price_vnd,
+                price_unit=ot.price_unit,
+                score=points,
+                breakdown=breakdown,
+                expires_at=expires_at,
+                reason=reason(breakdown),
+            )
+        )
+
+    # -- events -----------------------------------------------------------------------------
+    def _on_offer_published(self, event: OfferPublished, run: Run) -> None:
+        if event.offer.offer_id not in self.offers:
+            self._add_offer(event.offer, run)
+
+    def _on_offer_updated(self, event: OfferUpdated, run: Run) -> None:
+        offer = event.offer
+        o = self.offers.get(offer.offer_id)
+        if o is None:
+            self._add_offer(offer, run)  # the update is all we know of it: take it as new
+            return
+        if not o.active or offer.revision <= o.terms.revision:
+            return
+        o.terms = OfferTerms.from_offer(offer)
+        wanted = o.terms.quantity_kg
+        returned = []
+        for match_id in reversed(list(o.pending)):  # newest first
+            if o.reserved_kg + o.confirmed_kg <= wanted:
+                break
+            returned.append(self._release(run, self.matches[match_id], "offer-reduced")[1])
+        o.offered_kg = max(wanted, o.confirmed_kg)  # a confirmed kilogram stays promised
+        o.over_committed_kg = max(ZERO, o.confirmed_kg - wanted)
+        self.offer_index.sync(o)
+        self._dirty[f"o:{o.offer_id}"] = None
+        self._settle(run, returned, [o])
+
+    def _on_offer_withdrawn(self, event: OfferWithdrawn, run: Run) -> None:
+        o = self.offers.get(event.offer_id)
+        if o is None or not o.active:
+            return
+        o.active = False
+        self.active_offers -= 1
+        returned = [
+            self._release(run, self.matches[mid], "offer-withdrawn")[1] for mid in list(o.pending)
+        ]
+        self.offer_index.sync(o)
+        self._dirty[f"o:{o.offer_id}"] = None
+        self._settle(run, returned, [])
+
+    def _on_demand_posted(self, event: DemandPosted, run: Run) -> None:
+        if event.demand.demand_id not in self.demands:
+            self._add_demand(event.demand, run)
+
+    def _on_demand_updated(self, event: DemandUpdated, run: Run) -> None:
+        demand = event.demand
+        d = self.demands.get(demand.demand_id)
+        if d is None:
+            self._add_demand(demand, run)
+            return
+        if not d.active or demand.revision <= d.terms.revision:
+            return
+        d.terms = DemandTerms.from_demand(demand)
+        wanted = d.terms.quantity_kg
+        returned = []
+        for match_id in reversed(list(d.pending)):  # newest first
+            if d.reserved_kg + d.confirmed_kg <= wanted:
+                break
+            returned.append(self._release(run, self.matches[match_id], "demand-reduced")[0])
+        d.wanted_kg = max(wanted, d.confirmed_kg)
+        d.over_committed_kg = max(ZERO, d.confirmed_kg - wanted)
+        if d.wanted_kg > d.confirmed_kg:
+            d.filled = False
+        self.waiting.sync(d)
+        self._dirty[f"d:{d.demand_id}"] = None
+        self._settle(run, [d], returned)
+        self._demand_decided(run, d)
+
+    def _on_demand_cancelled(self, event: DemandCancelled, run: Run) -> None:
+        d = self.demands.get(event.demand_id)
+        if d is None or not d.active:
+            return
+        d.active = False
+        returned = [
+            self._release(run, self.matches[mid], "demand-cancelled")[0] for mid in list(d.pending)
+        ]
+        self.waiting.sync(d)
+        self._dirty[f"d:{d.demand_id}"] = None
+        self._settle(run, [], returned)
+
+    def _on_match_accepted(self, event: MatchAccepted, run: Run) -> None:
+        m = self.matches.get(event.match_id)
+        if m is None:
+            return
+        if event.party == Party.BUYER:
+            if m.buyer_accepted:
+                return
+            m.buyer_accepted = True
+        else:
+            if m.supplier_accepted:
+                return
+            m.supplier_accepted = True
+        self._dirty[f"m:{m.match_id}"] = None
+        if m.buyer_accepted and m.supplier_accepted:
+            self._confirm(run, m)
+
+    def _on_match_declined(self, event: MatchDeclined, run: Run) -> None:
+        m = self.matches.get(event.match_id)
+        if m is None:
+            return
+        by_supplier = event.party == Party.SUPPLIER
+        if m.supplier_accepted if by_supplier else m.buyer_accepted:
+            return  # that party already decided
+        self._block_pair(m)
+        if by_supplier:
+            self._supplier(m.supplier_id).lapsed += 1
+        o, d = self._release(run, m, "declined")
+        self._settle(run, [d], [o])
+
+    def _on_market_tick(self, event: MarketTick, run: Run) -> None:
+        """Time passing is all a tick does, and ``apply`` already expired what was due."""
+
+    # -- internals ----------------------------------------------------------------------------
+    def _add_offer(self, offer: Offer, run: Run) -> None:
+        self._seq += 1
+        terms = OfferTerms.from_offer(offer)
+        o = OfferState(offer.offer_id, self._seq, terms, terms.quantity_kg)
+        self.offers[o.offer_id] = o
+        self.active_offers += 1
+        self.offer_index.sync(o)
+        self._dirty[f"o:{o.offer_id}"] = self._dirty[META] = None
+        self._settle(run, [], [o])
+
+    def _add_demand(self, demand: Demand, run: Run) -> None:
+        self._seq += 1
+        terms = DemandTerms.from_demand(demand)
+        d = DemandState(demand.demand_id, self._seq, terms, terms.quantity_kg)
+        self.demands[d.demand_id] = d
+        self.waiting.add(d)
+        self._dirty[f"d:{d.demand_id}"] = self._dirty[META] = None
+        self._settle(run, [d], [])
+        self._demand_decided(run, d)
+
+    def _demand_decided(self, run: Run, d: DemandState) -> None:
+        """After a new or changed demand: report it filled, or why some stays open."""
+        self._check_filled(run, d)
+        open_kg = d.open_kg
+        if d.active and open_kg > 0:
+            run.outcomes.append(Unmatched(d.demand_id, open_kg, unmatched_reason(self, d)))
+
+    def _settle(self, run: Run, demands: list[DemandState], offers: list[OfferState]) -> None:
+        """Re-match what changed or got quantity back: demands take their best candidates (in
+        arrival order), then offers go to the oldest waiting demands."""
+        for d in sorted({d.demand_id: d for d in demands}.values(), key=_by_seq):
+            fill_demand(self, run, d)
+        for o in sorted({o.offer_id: o for o in offers}.values(), key=_by_seq):
+            place_offer(self, run, o)
+
+    def _expire(self, run: Run) -> None:
+        heap, now = self._expiry, run.now
+        demands: list[DemandState] = []
+        offers: list[OfferState] = []
+        while heap and heap[0][0] <= now:
+            _, _, match_id = heappop(heap)
+            m = self.matches.get(match_id)
+            if m is None:
+                continue  # confirmed or released before it was due
+            self._block_pair(m)
+            if not m.supplier_accepted:
+                self._supplier(m.supplier_id).lapsed += 1
+            o, d = self._end(run, m)
+            run.outcomes.append(Expired(m.match_id, m.offer_id, m.demand_id, m.quantity_kg))
+            demands.append(d)
+            offers.append(o)
+        if demands:
+            self._settle(run, demands, offers)
+
+    def _release(
+        self, run: Run, m: MatchState, why: ReleaseReason
+    ) -> tuple[OfferState, DemandState]:
+        o, d = self._end(run, m)
+        run.outcomes.append(Released(m.match_id, m.offer_id, m.demand_id, m.quantity_kg, why))
+        return o, d
+
+    def _end(self, run: Run, m: MatchState) -> tuple[OfferState, DemandState]:
+        """Take a pending match off the book; its quantity returns to both sides."""
+        del self.matches[m.match_id]
+        o, d = self.offers[m.offer_id], self.demands[m.demand_id]
+        del o.pending[m.match_id]
+        del d.pending[m.match_id]
+        o.reserved_kg -= m.quantity_kg
+        d.reserved_kg -= m.quantity_kg
+        self.offer_index.sync(o)
+        self.waiting.sync(d)
+        dirty = self._dirty
+        dirty[f"m:{m.match_id}"] = dirty[f"o:{o.offer_id}"] = dirty[f"d:{d.demand_id}"] = None
+        return o, d
+
+    def _confirm(self, run: Run, m: MatchState) -> None:
+        del self.matches[m.match_id]
+        o, d = self.offers[m.offer_id], self.demands[m.demand_id]
+        del o.pending[m.match_id]
+        del d.pending[m.match_id]
+        q = m.quantity_kg
+        o.reserved_kg -= q
+        o.confirmed_kg += q
+        d.reserved_kg -= q
+        d.confirmed_kg += q
+        self._supplier(m.supplier_id).confirmed += 1
+        dirty = self._dirty
+        dirty[f"m:{m.match_id}"] = dirty[f"o:{o.offer_id}"] = dirty[f"d:{d.demand_id}"] = None
+        run.outcomes.append(Confirmed(m.match_id, m.offer_id, m.demand_id, q))
+        self._check_filled(run, d)
+
+    def _check_filled(self, run: Run, d: DemandState) -> None:
+        if d.active and not d.filled and d.confirmed_kg > 0 and d.confirmed_kg >= d.wanted_kg:
+            d.filled = True
+            self._dirty[f"d:{d.demand_id}"] = None
+            run.outcomes.append(DemandFilled(d.demand_id, d.confirmed_kg))
+
+    def _block_pair(self, m: MatchState) -> None:
+        self.pairs[(m.offer_id, m.demand_id)].blocked = True
+        self._dirty[f"p:{m.offer_id}|{m.demand_id}"] = None
+
+    def _supplier(self, supplier_id: str) -> SupplierRecord:
+        record = self.suppliers.get(supplier_id)
+        if record is None:
+            record = self.suppliers[supplier_id] = SupplierRecord()
+        self._dirty[f"s:{supplier_id}"] = None
+        return record
+
+    def _meta_record(self) -> dict[str, Any]:
+        clock = None if self._clock is None else self._clock.isoformat()
+        return {"seq": self._seq, "match_seq": self._mseq, "clock": clock}
+
+    def _record(self, key: str) -> dict[str, Any] | None:
+        if key == META:
+            return self._meta_record()
+        kind, ident = key[0], key[2:]
+        entity: Any
+        if kind == "o":
+            entity = self.offers.get(ident)
+        elif kind == "d":
+            entity = self.demands.get(ident)
+        elif kind == "m":
+            entity = self.matches.get(ident)
+        elif kind == "p":
+            oid, _, did = ident.partition("|")
+            entity = self.pairs.get((oid, did))
+        else:
+            entity = self.suppliers.get(ident)
+        return None if entity is None else entity.to_record()
+
+
+def _by_seq(item: OfferState | DemandState) -> int:
+    return item.seq
+
+
+_HANDLERS: dict[type, Callable[[MarketBook, Any, Run], None]] = {
+    OfferPublished: MarketBook._on_offer_published,
+    OfferUpdated: MarketBook._on_offer_updated,
+    OfferWithdrawn: MarketBook._on_offer_withdrawn,
+    DemandPosted: MarketBook._on_demand_posted,
+    DemandUpdated: MarketBook._on_demand_updated,
+    DemandCancelled: MarketBook._on_demand_cancelled,
+    MatchAccepted: MarketBook._on_match_accepted,
+    MatchDeclined: MarketBook._on_match_declined,
+    MarketTick: MarketBook._on_market_tick,
+}

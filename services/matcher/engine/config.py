@@ -1,0 +1,28 @@
+"""Tuning knobs of the matching engine; every one bounds work or waiting, none changes meaning."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class MatchConfig:
+    """Limits that keep one event's work bounded whatever the size of the book."""
+
+    proposal_ttl: timedelta = timedelta(hours=24)
+    """A proposal not accepted by both sides by then expires (its quantity returns)."""
+    candidate_limit: int = 64
+    """Candidates scored per demand: the best of these are proposed."""
+    max_proposals_per_event: int = 50
+    """Proposals one event may cause, so a single event never floods buyers."""
+    scan_limit: int = 512
+    """Orders examined per allocation (passing or not), so a book full of near misses stays
+    cheap; orders beyond it wait for a later event."""
+
+    def __post_init__(self) -> None:
+        if self.proposal_ttl <= timedelta(0):
+            raise ValueError("proposal_ttl must be positive")
+        for name in ("candidate_limit", "max_proposals_per_event", "scan_limit"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")

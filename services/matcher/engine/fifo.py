@@ -1,0 +1,131 @@
+"""Waiting demands in arrival order, searchable by price ceiling.
+
+An offer must visit the OLDEST waiting demands whose ceiling admits its price (fair FIFO)
+without walking past the ones that do not: a max-tree over arrival slots finds the next
+admitting slot in O(log n). Slots of closed demands are compacted away now and then; that
+renumbers slots but never changes the arrival order, so decisions do not depend on it.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Iterator
+
+NEG = float("-inf")
+
+
+class FifoMaxTree:
+    """Keys in insertion order, each with a float value; finds keys with value >= x, oldest
+    first. A key whose value is -inf is present but never found (e.g. nothing open)."""
+
+    __slots__ = ("_dead", "_keys", "_size", "_slot", "_tree", "_used")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._size = 1
+        while self._size < capacity:
+            self._size *= 2
+        self._tree = array("d", [NEG]) * (2 * self._size)  # contiguous: kind to the cache
+        self._keys: list[str | None] = [None] * self._size
+        self._slot: dict[str, int] = {}
+        self._used = 0  # slots handed out so far
+        self._dead = 0  # removed slots not yet compacted
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._slot
+
+    def value(self, key: str) -> float:
+        return self._tree[self._size + self._slot[key]]
+
+    def append(self, key: str, value: float) -> None:
+        """Add a key after every key present (it is the newest)."""
+        if key in self._slot:
+            raise KeyError(f"{key!r} is already queued")
+        if self._used == self._size:
+            self._rebuild()
+        slot = self._used
+        self._used += 1
+        self._slot[key] = slot
+        self._keys[slot] = key
+        self._set(slot, value)
+
+    def set(self, key: str, value: float) -> None:
+        slot = self._slot[key]
+        if self._tree[self._size + slot] != value:
+            self._set(slot, value)
+
+    def remove(self, key: str) -> None:
+        slot = self._slot.pop(key)
+        self._keys[slot] = None
+        self._set(slot, NEG)
+        self._dead += 1
+
+    def at_least(self, x: float) -> Iterator[str]:
+        """Keys whose value is >= x, oldest first; values may change while iterating."""
+        slot = self._next(x, 0)
+        while slot >= 0:
+            key = self._keys[slot]
+            assert key is not None
+            yield key
+            slot = self._next(x, slot + 1)
+
+    def keys(self) -> Iterator[str]:
+        """All keys, oldest first."""
+        return (key for key in self._keys[: self._used] if key is not None)
+
+    # -- internals ---------------------------------------------------------------------------
+    def _set(self, slot: int, value: float) -> None:
+        tree = self._tree
+        i = self._size + slot
+        tree[i] = value
+        i >>= 1
+        while i:
+            left, right = tree[2 * i], tree[2 * i + 1]
+            best = left if left >= right else right
+            if tree[i] == best:
+                break
+            tree[i] = best
+            i >>= 1
+
+    def _next(self, x: float, start: int) -> int:
+        """The first slot >= start whose value is >= x, or -1."""
+        if start >= self._used:
+            return -1
+        tree, size = self._tree, self._size
+        i = size + start
+        if tree[i] < x:
+            while True:
+                if i == 1:
+                    return -1
+                if not i & 1 and tree[i + 1] >= x:
+                    i += 1
+                    break
+                i >>= 1
+            while i < size:
+                i <<= 1
+                if tree[i] < x:
+                    i += 1
+        return i - size
+
+    def _rebuild(self) -> None:
+        """Compact removed slots; grow when more than half the slots are live."""
+        live = [(k, self._tree[self._size + s]) for k, s in self._slot.items()]
+        live.sort(key=lambda item: self._slot[item[0]])
+        size = self._size
+        while len(live) * 2 > size:
+            size *= 2
+        self._size = size
+        self._tree = tree = array("d", [NEG]) * (2 * size)
+        self._keys = [None] * size
+        self._slot = {}
+        for slot, (key, value) in enumerate(live):
+            self._slot[key] = slot
+            self._keys[slot] = key
+            tree[size + slot] = value
+        for i in range(size - 1, 0, -1):
+            left, right = tree[2 * i], tree[2 * i + 1]
+            tree[i] = left if left >= right else right
+        self._used = len(live)
+        self._dead = 0

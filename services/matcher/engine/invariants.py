@@ -1,0 +1,97 @@
+"""The ledger's invariants, checked on demand (tests, and after a restore in production).
+
+No kilogram is promised twice: for every order reserved + confirmed <= its quantity, and every
+pending match is counted exactly once on both sides. The indexes must agree with the ledger,
+or candidates would be missed or found twice.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from .fifo import NEG
+
+if TYPE_CHECKING:
+    from .book import MarketBook
+
+
+def _ensure(ok: bool, message: str) -> None:
+    if not ok:
+        raise AssertionError(message)
+
+
+def check_book(book: MarketBook) -> None:
+    matches = book.matches
+    for mid, m in matches.items():
+        where = f"match {mid} ({m.offer_id} -> {m.demand_id})"
+        _ensure(m.quantity_kg > 0, f"{where}: quantity {m.quantity_kg} is not positive")
+        o, d = book.offers.get(m.offer_id), book.demands.get(m.demand_id)
+        _ensure(o is not None and mid in o.pending, f"{where}: not pending on its offer")
+        _ensure(d is not None and mid in d.pending, f"{where}: not pending on its demand")
+        pair = book.pairs.get((m.offer_id, m.demand_id))
+        _ensure(pair is not None and pair.proposals >= 1, f"{where}: no pair history")
+    queued = {mid for _, _, mid in book._expiry}
+    missing = [mid for mid in matches if mid not in queued]
+    _ensure(not missing, f"pending matches without expiry: {sorted(missing)[:5]}")
+
+    active, indexed = 0, 0
+    for oid, o in book.offers.items():
+        where = f"offer {oid}"
+        reserved = sum((matches[mid].quantity_kg for mid in o.pending), Decimal(0))
+        _ensure(reserved == o.reserved_kg, f"{where}: reserved {o.reserved_kg} != {reserved}")
+        _ensure(o.reserved_kg >= 0 and o.confirmed_kg >= 0, f"{where}: negative quantity")
+        _ensure(
+            o.reserved_kg + o.confirmed_kg <= o.offered_kg,
+            f"{where}: reserved {o.reserved_kg} + confirmed {o.confirmed_kg} "
+            f"> offered {o.offered_kg}",
+        )
+        _ensure(o.active or not o.pending, f"{where}: withdrawn but has pending matches")
+        for mid in o.pending:
+            _ensure(matches[mid].offer_id == oid, f"{where}: holds {mid} of another offer")
+        should = o.active and o.available_kg > 0
+        _ensure(
+            (o.indexed is not None) == should,
+            f"{where}: {'missing from' if should else 'stale in'} the offer index",
+        )
+        if o.indexed is not None:
+            _ensure(o.indexed == book.offer_index.placement(o), f"{where}: filed by old terms")
+            key, slots, _ = o.indexed
+            _ensure(key in book.offer_index.all, f"{where}: key not in the offer index")
+            lists = book.offer_index.lists
+            _ensure(all(key in lists[s] for s in slots), f"{where}: missing from a list")
+            _ensure(book.offer_index.by_seq.get(o.seq) is o, f"{where}: not found by its seq")
+        active += o.active
+        indexed += o.indexed is not None
+    _ensure(active == book.active_offers, f"active offers {book.active_offers} != {active}")
+    index = book.offer_index
+    _ensure(indexed == len(index), f"offer index holds {len(index)} keys, not {indexed}")
+    _ensure(indexed == len(index.by_seq), f"offer index maps {len(index.by_seq)} seqs")
+    filed = sum(len(lst) for lst in index.lists.values())
+    expected = sum(len(o.indexed[1]) for o in book.offers.values() if o.indexed is not None)
+    _ensure(filed == expected, f"offer lists hold {filed} keys, expected {expected}")
+
+    waiting = 0
+    for did, d in book.demands.items():
+        where = f"demand {did}"
+        reserved = sum((matches[mid].quantity_kg for mid in d.pending), Decimal(0))
+        _ensure(reserved == d.reserved_kg, f"{where}: reserved {d.reserved_kg} != {reserved}")
+        _ensure(d.reserved_kg >= 0 and d.confirmed_kg >= 0, f"{where}: negative quantity")
+        _ensure(
+            d.reserved_kg + d.confirmed_kg <= d.wanted_kg,
+            f"{where}: reserved {d.reserved_kg} + confirmed {d.confirmed_kg} "
+            f"> wanted {d.wanted_kg}",
+        )
+        _ensure(d.active or not d.pending, f"{where}: cancelled but has pending matches")
+        for mid in d.pending:
+            _ensure(matches[mid].demand_id == did, f"{where}: holds {mid} of another demand")
+        value = book.waiting.value(did)
+        if not d.active:
+            _ensure(value is None, f"{where}: cancelled but still queued")
+            continue
+        expected = d.terms.ceiling_f if d.open_kg > 0 else NEG
+        _ensure(value == expected, f"{where}: queued with {value}, expected {expected}")
+        waiting += d.open_kg > 0
+    _ensure(waiting == len(book.waiting), f"waiting count {len(book.waiting)} != {waiting}")
+    order = [book.demands[did].seq for did in book.waiting.queued()]
+    _ensure(order == sorted(order), "waiting demands are not in arrival order")
