@@ -97,21 +97,25 @@ def _wait_recorded(
 
 
 def _print_results(offers: dict[str, dict], demands: dict[str, dict], matches: list[dict]) -> None:
-    print(f"\n== {len(matches)} match(es) / kết quả ghép nối ==")
-    for m in sorted(matches, key=lambda m: m["buyer_id"]):
+    print(f"\n== {len(matches)} proposal(s) / đề xuất ghép nối ==")
+    for m in sorted(matches, key=lambda m: (m["buyer_id"], -m["quantity_kg"])):
         offer = offers[m["offer_id"]]
         origin = offer["origin_province"]
         legacy = f" (formerly {origin['legacy_name']})" if origin["legacy_name"] else ""
         print(
             f"  {offer['product']['name']} ({m['supplier_id']}, {origin['name']}{legacy})"
-            f" -> {m['buyer_id']}: "
-            f"{m['quantity_kg']:,.0f} kg at {m['unit_price_vnd']:,} VND/{m['price_unit']}"
+            f" -> {m['buyer_id']}: {m['quantity_kg']:,.0f} kg at {m['unit_price_vnd']:,} "
+            f"VND/{m['price_unit']}, score {m['score']:.0f}/100"
         )
-    still_open = [d for d in demands.values() if d["match_status"] == "open"]
-    print(f"\n== {len(still_open)} open demand(s) / nhu cầu chưa ghép ==")
-    for d in still_open:
-        print(f"  {d['buyer_id']} wants {d['quantity_kg']:,.0f} kg {d['criteria']['category']}: "
-              f"{d['unmatched_reason']}")  # fmt: skip
+    print(f"\n== {len(demands)} demand(s) / nhu cầu ==")
+    for demand_id, d in demands.items():
+        mine = [m for m in matches if m["demand_id"] == demand_id]
+        proposed = sum(m["quantity_kg"] for m in mine)
+        line = (f"  {d['buyer_id']} wants {d['quantity_kg']:,.0f} kg {d['criteria']['category']}:"
+                f" {proposed:,.0f} kg proposed by {len(mine)} supplier(s)")  # fmt: skip
+        if d["match_status"] == "open":
+            line += f"; open {d['open_kg']:,.0f} kg: {d['unmatched_reason']}"
+        print(line)
 
 
 def _wait_for_ctrl_c() -> None:

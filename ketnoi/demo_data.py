@@ -49,6 +49,10 @@ def offers(today: date) -> list[dict[str, Any]]:
 def demands(today: date) -> list[dict[str, Any]]:
     delivery = _window(today, 7, 30)
     return [
+        {"buyer_id": "sieu-thi-hai-phong-3",
+         "criteria": {"category": "coffee", "required_certifications": ["hữu cơ"]},
+         "quantity": {"amount": "1", "unit": "tấn"}, "delivery_province": "Hải Phòng",
+         "delivery_window": delivery, "requires_vat_invoice": True},
         {"buyer_id": "sieu-thi-hai-phong-1", "criteria": {"category": "coffee"},
          "quantity": {"amount": "3", "unit": "tấn"}, "max_unit_price_vnd": 100_000,
          "delivery_province": "TP. Hải Phòng", "delivery_window": delivery,

@@ -46,14 +46,14 @@ class Product(Contract):
 
     def ocop_stars_on(self, day: date) -> int:
         """Stars still valid on ``day``: a rating lapses 36 months after it was given."""
-        if self.ocop_rated_on is None or day >= _add_months(
+        if self.ocop_rated_on is None or day >= add_months(
             self.ocop_rated_on, OCOP_RATING_VALID_MONTHS
         ):
             return 0
         return self.ocop_stars
 
 
-def _add_months(day: date, months: int) -> date:
+def add_months(day: date, months: int) -> date:
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))

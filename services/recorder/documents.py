@@ -1,8 +1,9 @@
 """How each event becomes idempotent writes to the read model.
 
 Every write is an upsert keyed by the entity id. Guards make replays and redeliveries harmless:
-an older revision never overwrites a newer one, and a late "still open" never reopens a demand
-that was matched.
+an older revision never overwrites a newer one, and nothing reopens a demand once it is filled.
+A demand's ``match_status`` follows the matcher: ``open`` (with the reason and open kg),
+``proposed`` (its latest change was a proposal), ``filled`` (confirmed matches cover it).
 """
 
 from __future__ import annotations
@@ -83,8 +84,9 @@ def writes_for(event: AnyEvent) -> list[Write]:
             fields.update(quantity_kg=float(match.quantity_kg), status="proposed", **meta)
             return [
                 Write(MATCHES, match.match_id, fields),
-                Write(DEMANDS, match.demand_id, {"match_status": "matched",
-                                                 "unmatched_reason": None}),
+                Write(DEMANDS, match.demand_id, {"match_status": "proposed",
+                                                 "unmatched_reason": None},
+                      unless={"match_status": "filled"}),
             ]  # fmt: skip
         case MatchAccepted() | MatchDeclined():
             decision = "accepted" if isinstance(event, MatchAccepted) else "declined"
@@ -107,7 +109,7 @@ def writes_for(event: AnyEvent) -> list[Write]:
         case DemandUnmatched():
             fields = {"match_status": "open", "unmatched_reason": event.reason,
                       "open_kg": float(event.open_kg)}  # fmt: skip
-            return [Write(DEMANDS, event.demand_id, fields, unless={"match_status": "matched"})]
+            return [Write(DEMANDS, event.demand_id, fields, unless={"match_status": "filled"})]
         case SessionOpened():
             session = event.session
             fields = {**session.model_dump(mode="json", exclude={"session_id"}), **meta}

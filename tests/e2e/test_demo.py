@@ -44,10 +44,12 @@ def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
             os.killpg(demo.pid, signal.SIGKILL)
     reader.join(10)
     output = "".join(lines)
-    count = re.search(r"== (\d+) match\(es\)", output)
-    assert count and int(count.group(1)) == 4, output
+    count = re.search(r"== (\d+) proposal\(s\)", output)
+    assert count and int(count.group(1)) == 6, output
     assert "Quảng Ngãi (formerly Kon Tum)" in output
-    assert "sieu-thi-hai-phong-2 wants 10,000 kg coffee: no offer has enough quantity" in output
+    # 10 t of coffee needs two cooperatives (partial fills); organic coffee nobody has.
+    assert "sieu-thi-hai-phong-2 wants 10,000 kg coffee: 10,000 kg proposed by 2 supplier" in output
+    assert re.search(r"sieu-thi-hai-phong-3 wants 1,000 kg coffee: 0 kg .*certification", output)
     assert "stopping services" in output
     assert not port_open("127.0.0.1", demo_settings.gateway_port)
     # The demo reused the test session's infrastructure, so it must have left it running.

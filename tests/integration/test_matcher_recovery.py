@@ -1,0 +1,85 @@
+"""Kill -9 the matcher mid-stream, and add a second worker mid-stream: on the real broker the
+outcome must equal one uninterrupted run (no kilogram twice, no match id twice, nothing lost)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+
+import pytest
+
+from ketnoi.runner import ServiceGroup
+from ketnoi.settings import Settings
+from services.common.topics import ensure_topics
+from tests.integration import matcher_harness as harness
+from tests.support import eventually
+
+pytestmark = pytest.mark.infra
+COUNT = 3000
+
+
+@pytest.fixture
+def private(infra: Settings) -> Settings:
+    run = uuid.uuid4().hex[:8]
+    settings = infra.model_copy(update={
+        "topic_prefix": f"recovery-{run}.", "topic_partitions": 4, "match_tick_seconds": 3600.0,
+    })  # fmt: skip
+    asyncio.run(ensure_topics(settings))
+    return settings
+
+
+def _group(settings: Settings, name: str) -> ServiceGroup:
+    return ServiceGroup(settings, settings.home / "test-logs" / settings.topic_prefix / name)
+
+
+def test_kill_9_mid_stream_then_restart_equals_one_uninterrupted_run(private: Settings):
+    stream = harness.stream_with_decisions(private, COUNT)
+    expected = harness.reference(private, stream)
+    asyncio.run(harness.produce(private, stream))
+
+    first = _group(private, "first")
+    first.start("matcher")
+    try:
+        eventually(lambda: harness.output_count(private) >= len(expected) // 4, timeout=120,
+                   what="the matcher to be a quarter through")  # fmt: skip
+        os.killpg(first.procs["matcher"].pid, signal.SIGKILL)
+        first.procs["matcher"].wait(10)
+        done_before = harness.output_count(private)
+        assert done_before < len(expected), "the worker finished before the kill; raise COUNT"
+    finally:
+        first.stop()
+
+    second = _group(private, "second")
+    second.start("matcher")
+    try:
+        eventually(lambda: harness.all_emitted(private, expected), timeout=180,
+                   what="the restarted matcher to finish")  # fmt: skip
+        seen = harness.compare(expected, asyncio.run(harness.read_outputs(private)))
+        second.raise_if_exited()
+    finally:
+        second.stop()
+    assert sum(seen.values()) >= len(expected)
+
+
+def test_second_worker_joining_mid_stream_equals_one_uninterrupted_run(private: Settings):
+    stream = harness.stream_with_decisions(private, COUNT, seed=11)
+    expected = harness.reference(private, stream)
+    asyncio.run(harness.produce(private, stream))
+
+    workers = [_group(private, "a"), _group(private, "b")]
+    workers[0].start("matcher")
+    try:
+        eventually(lambda: harness.output_count(private) >= len(expected) // 4, timeout=120,
+                   what="the first worker to be a quarter through")  # fmt: skip
+        assert harness.output_count(private) < len(expected), "finished too early; raise COUNT"
+        workers[1].start("matcher")  # joins the group: partitions move between workers
+        eventually(lambda: harness.all_emitted(private, expected), timeout=180,
+                   what="both workers to finish")  # fmt: skip
+        harness.compare(expected, asyncio.run(harness.read_outputs(private)))
+        for group in workers:
+            group.raise_if_exited()
+    finally:
+        for group in workers:
+            group.stop()
