@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASYNCAPI_CHECK := tools/asyncapi-check
 NODE_STAMP := $(ASYNCAPI_CHECK)/node_modules/.package-lock.json
 
-.PHONY: install demo test test-unit lint format schemas infra-up infra-down infra-status clean
+.PHONY: install demo test test-unit lint format schemas bench infra-up infra-down infra-status clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -30,6 +30,10 @@ demo: install
 
 test: install lint
 	$(PY) -m pytest
+
+# Prints every figure and writes docs/benchmarks.md (starts, or reuses, Kafka and the store).
+bench: install
+	$(PY) -m bench
 
 test-unit: install
 	$(PY) -m pytest tests/unit

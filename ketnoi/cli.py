@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -122,8 +123,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command in {"infra", "demo"}:
+        # Ctrl-C and SIGTERM must stop what these commands start, even when the shell that
+        # launched us set SIGINT to "ignore" (background jobs of non-interactive shells do).
+        # A handler of our own also keeps asyncio.run from swallowing the interrupt.
+        signal.signal(signal.SIGINT, _interrupt)
+        signal.signal(signal.SIGTERM, _interrupt)
     return args.func(args)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -119,6 +118,5 @@ def _print_results(offers: dict[str, dict], demands: dict[str, dict], matches: l
 
 
 def _wait_for_ctrl_c() -> None:
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
-    while True:
+    while True:  # SIGINT and SIGTERM raise KeyboardInterrupt (see ketnoi.cli.main)
         time.sleep(3600)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import signal
 import subprocess
@@ -15,6 +17,16 @@ from ketnoi.infra.processes import InfraError, wait_until
 from ketnoi.settings import Settings
 
 SERVICES = ("gateway", "matcher", "recorder")
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Runs in the child before exec: the kernel sends SIGTERM when the parent dies.
+
+    So a demo or a test killed with SIGKILL still leaves no orphan service behind.
+    """
+    libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
 
 
 def settings_env(settings: Settings) -> dict[str, str]:
@@ -45,6 +57,7 @@ class ServiceGroup:
                     stderr=subprocess.STDOUT,
                     env=env,
                     start_new_session=True,
+                    preexec_fn=_die_with_parent if sys.platform == "linux" else None,
                 )
 
     def wait_gateway_ready(self, timeout: float = 60.0) -> None:

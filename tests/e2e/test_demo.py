@@ -19,9 +19,10 @@ from tests.support import eventually
 pytestmark = pytest.mark.infra
 
 
-def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
-    demo_settings = infra.model_copy(update={"gateway_port": free_port()})
-    env = {**settings_env(demo_settings), "PYTHONUNBUFFERED": "1"}
+def _start_demo(infra) -> tuple[subprocess.Popen, list[str], threading.Thread, int]:
+    port = free_port()
+    env = {**settings_env(infra.model_copy(update={"gateway_port": port})),
+           "PYTHONUNBUFFERED": "1"}  # fmt: skip
     demo = subprocess.Popen(
         [sys.executable, "-m", "ketnoi.cli", "demo"],
         env=env,
@@ -29,10 +30,18 @@ def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As a background job of a non-interactive shell would get it: SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(demo.stdout), daemon=True)
     reader.start()
+    return demo, lines, reader, port
+
+
+def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
+    demo, lines, reader, port = _start_demo(infra)
+    demo_settings = infra.model_copy(update={"gateway_port": port})
     try:
         eventually(lambda: any("Press Ctrl-C" in line for line in lines), timeout=180,
                    what="the demo to show its results")  # fmt: skip
@@ -54,3 +63,19 @@ def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
     assert not port_open("127.0.0.1", demo_settings.gateway_port)
     # The demo reused the test session's infrastructure, so it must have left it running.
     assert port_open(infra.kafka_host, infra.kafka_port)
+
+
+def test_services_die_with_a_killed_demo(infra):
+    """Even SIGKILL of the demo (no chance to clean up) leaves no service running."""
+    demo, lines, _reader, port = _start_demo(infra)
+    try:
+        eventually(lambda: any("Press Ctrl-C" in line for line in lines), timeout=180,
+                   what="the demo to show its results")  # fmt: skip
+        assert port_open("127.0.0.1", port)
+        os.killpg(demo.pid, signal.SIGKILL)
+        demo.wait(10)
+        eventually(lambda: not port_open("127.0.0.1", port), timeout=30,
+                   what="the orphaned gateway to stop")  # fmt: skip
+    finally:
+        if demo.poll() is None:
+            os.killpg(demo.pid, signal.SIGKILL)

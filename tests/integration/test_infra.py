@@ -176,6 +176,8 @@ def test_ctrl_c_during_infra_up_leaves_no_process(tmp_path):
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        # As a background job of a non-interactive shell would get it: SIGINT ignored.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         kafka_pid = eventually(infra.kafka.process.pid, timeout=60, what="Kafka to be launched")
@@ -184,7 +186,8 @@ def test_ctrl_c_during_infra_up_leaves_no_process(tmp_path):
     finally:
         if up.poll() is None:
             os.killpg(up.pid, signal.SIGKILL)
+        stopped_by_test = infra.down()  # whatever happened, leave nothing running
     assert up.returncode == 130, output
     assert "interrupted" in output
     assert not os.path.exists(f"/proc/{kafka_pid}"), "Kafka survived Ctrl-C of infra up"
-    assert infra.kafka.process.pid() is None and infra.store.process.pid() is None
+    assert stopped_by_test == [], f"infra up left {stopped_by_test} running after Ctrl-C"
