@@ -55,12 +55,15 @@ def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
 def _candidates(
     book: MarketBook, d: DemandState, open_kg: Decimal, scorer: Scorer
 ) -> list[tuple[float, Decimal, int, OfferState]]:
-    """Offers passing every hard constraint, cheapest first, until ``candidate_limit`` pass
-    or ``scan_limit`` were examined; each with its ranking key."""
+    """Offers passing every hard constraint, cheapest first, until there is enough choice
+    (see MatchConfig.enough_candidates), ``candidate_limit`` pass or ``scan_limit`` were
+    examined; each with its ranking key."""
     config, dt, did = book.config, d.terms, d.demand_id
     index, pairs = book.offer_index, book.pairs
     by_seq = index.by_seq
     scan_limit, limit = config.scan_limit, config.candidate_limit
+    enough, cover_needed = config.enough_candidates, open_kg * config.enough_cover
+    cover = Decimal(0)
     start, end = dt.window_start, dt.window_end
     ranked: list[tuple[float, Decimal, int, OfferState]] = []
     budget, chunk = scan_limit, min(scan_limit, 128)
@@ -80,7 +83,8 @@ def _candidates(
             if not lot_fits(ot, dt, q, open_kg):
                 continue
             ranked.append((-scorer.rank(ot, q), ot.price_per_kg, o.seq, o))
-            if len(ranked) >= limit:
+            cover += q
+            if len(ranked) >= limit or (len(ranked) >= enough and cover >= cover_needed):
                 return ranked
         if budget <= 0:
             break

@@ -13,7 +13,12 @@ class MatchConfig:
     proposal_ttl: timedelta = timedelta(hours=24)
     """A proposal not accepted by both sides by then expires (its quantity returns)."""
     candidate_limit: int = 64
-    """Candidates scored per demand: the best of these are proposed."""
+    """Candidates scored per demand at most: the best of these are proposed."""
+    enough_candidates: int = 8
+    enough_cover: int = 3
+    """The search stops early once it holds ``enough_candidates`` offers that together could
+    fill the demand's open quantity ``enough_cover`` times: choice enough to rank, without
+    scoring dozens more offers of a deep book (bench/quality.py measures what this costs)."""
     max_proposals_per_event: int = 50
     """Proposals one event may cause, so a single event never floods buyers."""
     scan_limit: int = 512
@@ -23,6 +28,8 @@ class MatchConfig:
     def __post_init__(self) -> None:
         if self.proposal_ttl <= timedelta(0):
             raise ValueError("proposal_ttl must be positive")
-        for name in ("candidate_limit", "max_proposals_per_event", "scan_limit"):
+        names = ("candidate_limit", "max_proposals_per_event", "scan_limit", "enough_candidates",
+                 "enough_cover")  # fmt: skip
+        for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
