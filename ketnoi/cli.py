@@ -77,6 +77,45 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    """API keys for the gateway: shown once at creation, stored as a hash, revocable."""
+    from pymongo import MongoClient
+
+    from services.gateway import keys
+
+    settings = Settings()
+    client: MongoClient = MongoClient(settings.mongo_url, serverSelectionTimeoutMS=5000,
+                                      tz_aware=True)  # fmt: skip
+    db = client[settings.mongo_db]
+    try:
+        if args.action == "create":
+            try:
+                issued = keys.create_key(db, args.org, args.role, args.province, args.label)
+            except ValueError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            where = f" for province {issued.province}" if issued.province else ""
+            print(f"created key {issued.key_id}: org {issued.org_id}, role {issued.role.value}"
+                  f"{where}. It is shown once; store it now.", file=sys.stderr)  # fmt: skip
+            print(issued.key)
+        elif args.action == "list":
+            for doc in keys.list_keys(db, args.org):
+                revoked = doc.get("revoked_at")
+                state = f"revoked {revoked:%Y-%m-%d %H:%M}" if revoked else "active"
+                province = f" ({doc['province']})" if doc.get("province") else ""
+                print(f"{doc['key_id']}  {doc['org_id']}  {doc['role']}{province}  "
+                      f"created {doc['created_at']:%Y-%m-%d %H:%M}  {state}")  # fmt: skip
+        elif args.action == "revoke":
+            if not keys.revoke_key(db, args.key_id):
+                print(f"error: no active key {args.key_id!r}", file=sys.stderr)
+                return 1
+            print(f"revoked {args.key_id} (the gateway refuses it within "
+                  f"{settings.api_key_cache_seconds:g} s)", file=sys.stderr)  # fmt: skip
+    finally:
+        client.close()
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ketnoi.demo import run_demo
 
@@ -108,6 +147,24 @@ def build_parser() -> argparse.ArgumentParser:
     schemas.add_argument("action", choices=["export"])
     schemas.add_argument("--out", type=Path, default=None, help="folder (default: the repo's)")
     schemas.set_defaults(func=_schemas)
+
+    keys = sub.add_parser("keys", help="create, list or revoke API keys of the gateway")
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = key_actions.add_parser("create", help="issue a key (printed once, stored hashed)")
+    create.add_argument("--org", required=True, help="organization id the key acts for")
+    create.add_argument(
+        "--role",
+        required=True,
+        choices=["retailer", "supplier", "province", "organizer", "admin"],
+        help="what the key may do",
+    )
+    create.add_argument("--province", help="for --role province: the province it acts for")
+    create.add_argument("--label", help="a note, e.g. who holds the key")
+    listing = key_actions.add_parser("list", help="list keys (never the secrets)")
+    listing.add_argument("--org", help="only this organization's keys")
+    revoke = key_actions.add_parser("revoke", help="revoke a key by its id")
+    revoke.add_argument("key_id", help="the id shown by `keys create` or `keys list`")
+    keys.set_defaults(func=_keys)
 
     from connectors.simulator import cli as simulator
 

@@ -33,7 +33,9 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
         today = datetime.now(UTC).date()
         offer_bodies, demand_bodies = demo_data.offers(today), demo_data.demands(today)
         print(f"3/4 posting {len(offer_bodies)} offers and {len(demand_bodies)} demands ...")
-        with httpx.Client(base_url=settings.gateway_url, timeout=10.0) as http:
+        # The demo acts as the platform's admin, with a key of its own in its own database.
+        headers = {"Authorization": f"Bearer {_admin_key(settings)}"}
+        with httpx.Client(base_url=settings.gateway_url, timeout=10.0, headers=headers) as http:
             offer_ids = [_post(http, "/v1/offers", body) for body in offer_bodies]
             demand_ids = [_post(http, "/v1/demands", body) for body in demand_bodies]
             print("4/4 waiting for the matcher's decisions ...")
@@ -61,6 +63,18 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
         if started:
             print("stopping " + ", ".join(started) + " ...")
             infra.down(only=started)
+
+
+def _admin_key(settings: Settings) -> str:
+    from pymongo import MongoClient
+
+    from services.gateway.keys import create_key
+
+    client: MongoClient = MongoClient(settings.mongo_url, serverSelectionTimeoutMS=5000)
+    try:
+        return create_key(client[settings.mongo_db], "ketnoi-demo", "admin", label="demo").key
+    finally:
+        client.close()
 
 
 def _post(http: httpx.Client, path: str, body: dict) -> str:

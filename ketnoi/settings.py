@@ -28,6 +28,23 @@ class Settings(BaseSettings):
     log_level: str = "info"
     match_proposal_ttl_hours: float = 24.0
     match_tick_seconds: float = 30.0
+    # -- gateway: limits, retries and clients (see services/gateway/) --
+    api_key: str = ""
+    """Key a client of the gateway (the simulator, scripts) sends; empty = none."""
+    api_key_cache_seconds: float = 5.0
+    """How long the gateway trusts a key lookup: a revocation takes effect within this."""
+    rate_limit_per_second: float = 50.0
+    """Sustained requests per second per API key (a token bucket; 429 beyond it)."""
+    rate_limit_burst: int = 200
+    """Requests a key may send at once before the sustained rate applies."""
+    max_body_bytes: int = 2_000_000
+    """Largest request body the gateway reads (413 beyond it)."""
+    bulk_max_items: int = 500
+    """Most offers or demands in one bulk request (413 beyond it)."""
+    publish_timeout_seconds: float = 5.0
+    """How long a write waits for Kafka's acknowledgement before answering 503."""
+    idempotency_retention_hours: float = 48.0
+    """Idempotency records older than this are deleted (no TTL index: FerretDB has none)."""
 
     @property
     def kafka_port(self) -> int:

@@ -250,6 +250,32 @@ class DemandUnmatched(_MarketEvent):
 # -- sessions and organizations -----------------------------------------------------------------
 
 
+class SessionCreated(Envelope):
+    """An organizer scheduled a session; it opens for offers and demands later."""
+
+    TOPIC: ClassVar[str] = SESSIONS
+    type: Literal["session.created"] = "session.created"
+    session: Session
+
+    @property
+    def kafka_key(self) -> str:
+        return self.session.session_id
+
+
+class ParticipantRegistered(Envelope):
+    """An organization takes part in a session as a buyer or a supplier."""
+
+    TOPIC: ClassVar[str] = SESSIONS
+    type: Literal["participant.registered"] = "participant.registered"
+    session_id: Identifier  # required here: the session joined
+    org_id: Identifier
+    party: Party
+
+    @property
+    def kafka_key(self) -> str:
+        return self.session_id
+
+
 class SessionOpened(Envelope):
     TOPIC: ClassVar[str] = SESSIONS
     type: Literal["session.opened"] = "session.opened"
@@ -299,6 +325,8 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     MarketTick,
     MatchReleased,
     DemandFilled,
+    SessionCreated,
+    ParticipantRegistered,
 )
 
 AnyEvent = Annotated[
@@ -319,7 +347,9 @@ AnyEvent = Annotated[
     | OrganizationRegistered
     | MarketTick
     | MatchReleased
-    | DemandFilled,
+    | DemandFilled
+    | SessionCreated
+    | ParticipantRegistered,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

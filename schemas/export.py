@@ -40,7 +40,8 @@ _TOPICS: dict[str, dict[str, str]] = {
     },
     SESSIONS: {
         "key": "session id",
-        "description": "Trade-connection sessions opened and closed by organizers.",
+        "description": "Trade-connection sessions created, opened and closed by organizers, "
+        "and the organizations registered to take part.",
     },
     ORGANIZATIONS: {
         "key": "organization id",

@@ -5,6 +5,24 @@ from __future__ import annotations
 from pydantic import Field
 
 from schemas.fields import Contract, DateWindow, Identifier, ProvinceField, Text
+from schemas.matches import Party
+
+
+class SessionSubmission(Contract):
+    """What an organizer sends to create a session; the gateway assigns the id."""
+
+    name: Text
+    host_province: ProvinceField
+    dates: DateWindow
+    venue: Text | None = None
+    invited_provinces: list[ProvinceField] = Field(
+        default_factory=list,
+        max_length=34,
+        description="provinces whose suppliers may take part; empty = the host province only",
+    )
+    organizer_id: Identifier | None = Field(
+        default=None, description="the organizing body; omitted = the caller's organization"
+    )
 
 
 class Session(Contract):
@@ -15,3 +33,10 @@ class Session(Contract):
     dates: DateWindow
     venue: Text | None = None
     invited_provinces: list[ProvinceField] = Field(default_factory=list, max_length=34)
+
+
+class ParticipantSubmission(Contract):
+    """An organization taking part in a session, as a buyer or as a supplier."""
+
+    org_id: Identifier
+    party: Party

@@ -170,6 +170,13 @@ _BODIES = {
         "venue": d(st.none() | VIETNAMESE_TEXT),
         "invited_provinces": d(st.lists(PROVINCE_INPUTS, max_size=5))}},
     ev.SessionClosed: lambda d: {"session_id": d(IDS)},
+    ev.SessionCreated: lambda d: {"session": {
+        "session_id": d(IDS), "organizer_id": d(IDS), "name": d(VIETNAMESE_TEXT),
+        "host_province": d(PROVINCE_INPUTS), "dates": d(windows()),
+        "venue": d(st.none() | VIETNAMESE_TEXT),
+        "invited_provinces": d(st.lists(PROVINCE_INPUTS, max_size=5))}},
+    ev.ParticipantRegistered: lambda d: {"org_id": d(IDS),
+                                         "party": d(st.sampled_from(["buyer", "supplier"]))},
     ev.OrganizationRegistered: lambda d: {"organization": {
         "org_id": d(IDS), "name": d(VIETNAMESE_TEXT),
         "kind": d(st.sampled_from(list(OrganizationKind))),
@@ -193,7 +200,7 @@ def events(event_type: type[ev.Envelope]) -> st.SearchStrategy[ev.Envelope]:
     @st.composite
     def build(draw):
         payload = {**_envelope(draw), **_BODIES[event_type](draw)}
-        if event_type is ev.SessionClosed:
+        if event_type in (ev.SessionClosed, ev.ParticipantRegistered):
             payload["session_id"] = draw(IDS)
         return event_type.model_validate(payload)
 

@@ -111,6 +111,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="gateway base URL for --to gateway (default: from KETNOI_GATEWAY_HOST/PORT)",
     )
     parser.add_argument(
+        "--api-key",
+        default=None,
+        help="gateway API key for --to gateway, one that may act for every simulated party "
+        "(an admin key: `ketnoi keys create --org ... --role admin`); default: KETNOI_API_KEY",
+    )
+    parser.add_argument(
         "--with-organizations",
         action="store_true",
         help="emit organization.registered before each party's first order "
@@ -120,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _sink(args: argparse.Namespace, settings: Settings) -> Sink:
     if args.to == "gateway":
-        return GatewaySink(args.gateway_url or settings.gateway_url)
+        return GatewaySink(args.gateway_url or settings.gateway_url,
+                           api_key=args.api_key or settings.api_key)  # fmt: skip
     if args.to == "kafka":
         return KafkaSink(settings)
     return StdoutSink()

@@ -88,9 +88,15 @@ class GatewaySink:
     name = "gateway"
 
     def __init__(
-        self, base_url: str, *, client: httpx.AsyncClient | None = None, timeout: float = 10.0
+        self,
+        base_url: str,
+        *,
+        client: httpx.AsyncClient | None = None,
+        timeout: float = 10.0,
+        api_key: str = "",
     ) -> None:
         self.base_url = base_url.rstrip("/")
+        self._api_key = api_key
         self._client = client
         self._own_client = client is None
         self._timeout = timeout
@@ -99,7 +105,9 @@ class GatewaySink:
 
     async def start(self) -> None:
         if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout)
+            headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+            self._client = httpx.AsyncClient(base_url=self.base_url, timeout=self._timeout,
+                                             headers=headers)  # fmt: skip
 
     async def send(self, item: Generated) -> None:
         assert self._client is not None, "start() first"

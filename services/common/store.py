@@ -2,6 +2,10 @@
 
 Only features that real MongoDB 7 and FerretDB v1 both have: CRUD by ``_id``, ``$set``
 upserts, unique indexes. Kafka is the log of record; this store is rebuilt by replaying it.
+
+The read model (offers ... participants) is written by the recorder alone. The gateway owns
+three small collections of its own, which are not rebuilt from Kafka: API keys (written by
+``ketnoi keys``), idempotency records and revision counters.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ from ketnoi.settings import Settings
 
 OFFERS, DEMANDS, MATCHES = "offers", "demands", "matches"
 SESSIONS, ORGANIZATIONS = "sessions", "organizations"
+PARTICIPANTS = "participants"
+API_KEYS, IDEMPOTENCY, REVISIONS = "api_keys", "idempotency", "revisions"
 
 
 def connect(settings: Settings) -> AsyncMongoClient:
@@ -34,3 +40,17 @@ async def ensure_indexes(db: AsyncDatabase) -> None:
     await db[OFFERS].create_index([("supplier_id", ASCENDING)], name="supplier")
     await db[DEMANDS].create_index([("criteria.category", ASCENDING)], name="category")
     await db[DEMANDS].create_index([("buyer_id", ASCENDING)], name="buyer")
+    # Session views and stats filter by session; a province's view filters by province.
+    await db[OFFERS].create_index([("session_id", ASCENDING)], name="session")
+    await db[DEMANDS].create_index([("session_id", ASCENDING)], name="session")
+    await db[MATCHES].create_index([("session_id", ASCENDING)], name="session")
+    await db[SESSIONS].create_index([("organizer_id", ASCENDING)], name="organizer")
+    await db[PARTICIPANTS].create_index([("session_id", ASCENDING)], name="session")
+    await db[ORGANIZATIONS].create_index([("province.code", ASCENDING)], name="province")
+
+
+async def ensure_gateway_indexes(db: AsyncDatabase) -> None:
+    """The gateway's own collections: keys are listed and revoked by their short id."""
+    await db[API_KEYS].create_index([("key_id", ASCENDING)], unique=True, name="key_id")
+    await db[API_KEYS].create_index([("org_id", ASCENDING)], name="org")
+    await db[IDEMPOTENCY].create_index([("created_at", ASCENDING)], name="created")

@@ -1,4 +1,4 @@
-"""Entrypoint: serve the gateway with uvicorn on the configured host and port."""
+"""Entrypoint: serve the gateway with uvicorn on the configured host and port, JSON logs."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import uvicorn
 
 from ketnoi.settings import Settings
 from services.gateway.app import create_app
+from services.gateway.logs import configure
 
 
 def run(settings: Settings) -> None:
@@ -14,4 +15,6 @@ def run(settings: Settings) -> None:
         host=settings.gateway_host,
         port=settings.gateway_port,
         log_level=settings.log_level,
+        log_config=configure(settings.log_level),
+        access_log=False,  # our middleware logs each request once, with its ids
     )

@@ -29,10 +29,13 @@ from schemas.events import (
     OfferUpdated,
     OfferWithdrawn,
     OrganizationRegistered,
+    ParticipantRegistered,
     SessionClosed,
+    SessionCreated,
     SessionOpened,
+    derived_id,
 )
-from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, SESSIONS
+from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, PARTICIPANTS, SESSIONS
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,11 @@ def _entity(model: Any, id_field: str) -> dict[str, Any]:
     fields = model.model_dump(mode="json", exclude={id_field})
     fields["quantity_kg"] = float(model.quantity_kg)  # numeric, for sorting and sums
     return fields
+
+
+def participant_id(session_id: str, org_id: str) -> str:
+    """One document per organization and session: registering twice changes nothing."""
+    return derived_id("participant", session_id, org_id)
 
 
 def writes_for(event: AnyEvent) -> list[Write]:
@@ -110,6 +118,16 @@ def writes_for(event: AnyEvent) -> list[Write]:
             fields = {"match_status": "open", "unmatched_reason": event.reason,
                       "open_kg": float(event.open_kg)}  # fmt: skip
             return [Write(DEMANDS, event.demand_id, fields, unless={"match_status": "filled"})]
+        case SessionCreated():
+            # A session's events share its partition, so "created" is never applied after
+            # "opened" except on a redelivery, which re-applies "opened" right after it.
+            session = event.session
+            fields = {**session.model_dump(mode="json", exclude={"session_id"}), **meta}
+            return [Write(SESSIONS, session.session_id, {**fields, "status": "scheduled"})]
+        case ParticipantRegistered():
+            fields = {"session_id": event.session_id, "org_id": event.org_id,
+                      "party": event.party.value, **meta}  # fmt: skip
+            return [Write(PARTICIPANTS, participant_id(event.session_id, event.org_id), fields)]
         case SessionOpened():
             session = event.session
             fields = {**session.model_dump(mode="json", exclude={"session_id"}), **meta}

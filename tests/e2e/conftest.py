@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 import httpx
 import pytest
@@ -8,6 +9,8 @@ from pymongo import MongoClient
 
 from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
+from services.gateway.app import create_app
+from services.gateway.keys import create_key
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +25,46 @@ def services(infra: Settings) -> Iterator[ServiceGroup]:
 
 
 @pytest.fixture(scope="session")
-def api(services: ServiceGroup) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=services.settings.gateway_url, timeout=10.0) as client:
-        yield client
+def issue_key(infra: Settings) -> Iterator[Callable[..., str]]:
+    """Issue an API key in the session's database, as `ketnoi keys create` does."""
+    client: MongoClient = MongoClient(infra.mongo_url, tz_aware=True)
+
+    def issue(org_id: str, role: str, province: str | None = None) -> str:
+        return create_key(client[infra.mongo_db], org_id, role, province).key
+
+    try:
+        yield issue
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def admin_key(issue_key: Callable[..., str]) -> str:
+    return issue_key("ketnoi-admin", "admin")
+
+
+@pytest.fixture(scope="session")
+def client_for(services: ServiceGroup) -> Iterator[Callable[[str], httpx.Client]]:
+    """An HTTP client of the session's gateway that sends this API key."""
+    clients: list[httpx.Client] = []
+
+    def make(key: str) -> httpx.Client:
+        client = httpx.Client(base_url=services.settings.gateway_url, timeout=10.0,
+                              headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+        clients.append(client)
+        return client
+
+    try:
+        yield make
+    finally:
+        for client in clients:
+            client.close()
+
+
+@pytest.fixture(scope="session")
+def api(client_for: Callable[[str], httpx.Client], admin_key: str) -> httpx.Client:
+    """The gateway as the platform's admin (may act for any supplier or buyer)."""
+    return client_for(admin_key)
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +74,23 @@ def mongo(infra: Settings) -> Iterator:
         yield client[infra.mongo_db]
     finally:
         client.close()
+
+
+InProcess = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+
+
+@pytest.fixture(scope="session")
+def in_process(infra: Settings) -> InProcess:
+    """A gateway app in this process (lifespan run), with the session's store and, if given,
+    a stand-in publisher and other settings: for failures a live broker cannot stage."""
+
+    @asynccontextmanager
+    async def run(publisher=None, **overrides) -> AsyncIterator[httpx.AsyncClient]:
+        settings = Settings(**{**infra.model_dump(), **overrides})
+        app = create_app(settings, publisher=publisher)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+                yield client
+
+    return run

@@ -30,7 +30,9 @@ def _servable(**options) -> int:
     return coverage(offers, demands).whole
 
 
-def test_simulated_stream_through_the_gateway_is_recorded_and_matched(services, mongo, capsys):
+def test_simulated_stream_through_the_gateway_is_recorded_and_matched(
+    services, mongo, capsys, admin_key
+):
     options = {"seed": 20261201, "count": 40, "legacy_share": 0.4}
     bodies = list(submission_bodies(**options))
     suppliers = sorted({b["body"]["supplier_id"] for b in bodies if b["kind"] == "offer"})
@@ -41,7 +43,8 @@ def test_simulated_stream_through_the_gateway_is_recorded_and_matched(services, 
 
     argv = ["--to", "gateway", "--gateway-url", services.settings.gateway_url,
             "--seed", str(options["seed"]), "--count", str(options["count"]),
-            "--legacy-share", str(options["legacy_share"])]  # fmt: skip
+            "--legacy-share", str(options["legacy_share"]),
+            "--api-key", admin_key]  # fmt: skip
     try:
         assert cli.main(argv) == 0
         assert f"sent {len(bodies)} events to gateway" in capsys.readouterr().err

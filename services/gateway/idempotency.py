@@ -1,0 +1,194 @@
+"""Safe retries: an ``Idempotency-Key`` makes a repeated write return the first answer.
+
+The record of (organization, key) holds a hash of the request and, once done, the answer.
+Only features MongoDB 7 and FerretDB v1 share: an insert on ``_id`` (the unique key) claims the
+key, ``find_one_and_update`` guards the takeover of an abandoned claim, and plain deletes.
+
+- first request: insert a *pending* record, produce, then store the answer (2xx only);
+- same key, same request, done: the stored answer, with ``Idempotent-Replayed: true``;
+- same key, same request, still pending: 409 (in progress), retry shortly;
+- same key, different request: 409, nothing produced;
+- the produce failed (503) or the request was refused (4xx): the claim is deleted, so a retry
+  runs again. Ids of what a keyed request creates derive from (org, key, request), so even a
+  retry after an ambiguous Kafka failure produces the same events, which consumers apply once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Header, Request
+from fastapi.responses import JSONResponse, Response
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from schemas.events import derived_id
+from services.common.store import IDEMPOTENCY
+from services.gateway.context import Gateway
+from services.gateway.keys import Caller
+from services.gateway.logs import log
+from services.gateway.problems import ApiProblem
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string (e.g. a UUID) per logical write: a retry with the same "
+        "key returns the first answer instead of writing twice.",
+    ),
+]
+REPLAYED = "Idempotent-Replayed"
+_KEPT_HEADERS = ("location", "etag")
+
+
+class Ids:
+    """Ids for what a request creates: random, or derived from the idempotency claim."""
+
+    def __init__(self, seed: str | None = None) -> None:
+        self.seed = seed
+
+    def entity(self, kind: str, index: int = 0) -> str:
+        if self.seed is None:
+            return str(uuid.uuid4())
+        return derived_id(self.seed, kind, str(index))
+
+    def event(self, index: int = 0) -> uuid.UUID:
+        if self.seed is None:
+            return uuid.uuid4()
+        return uuid.UUID(derived_id(self.seed, "event", str(index)))
+
+
+Handler = Callable[[Ids], Awaitable[Response]]
+
+
+async def request_hash(request: Request) -> str:
+    """What makes two requests "the same": method, route, query, If-Match and the JSON body."""
+    raw = await request.body()
+    try:
+        body = json.dumps(
+            json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        ).encode()
+    except ValueError:
+        body = raw
+    head = "\n".join(
+        [
+            request.method,
+            request.url.path,
+            str(sorted(request.query_params.items())),
+            request.headers.get("if-match", ""),
+        ]
+    )
+    return hashlib.sha256(head.encode() + b"\n" + body).hexdigest()
+
+
+async def run_once(
+    request: Request, gateway: Gateway, caller: Caller, key: str | None, handler: Handler
+) -> Response:
+    """Run ``handler`` at most once per (organization, key) and the same request."""
+    if key is None:
+        return await handler(Ids())
+    digest = await request_hash(request)
+    record_id = hashlib.sha256(f"{caller.org_id}\n{key}".encode()).hexdigest()
+    records = gateway.db[IDEMPOTENCY]
+    now = datetime.now(UTC)
+    claim = {
+        "_id": record_id,
+        "org_id": caller.org_id,
+        "key": key,
+        "request_hash": digest,
+        "state": "pending",
+        "created_at": now,
+    }
+    try:
+        await records.insert_one(claim)
+    except DuplicateKeyError:
+        existing = await records.find_one({"_id": record_id})
+        replay = await _existing(gateway, existing, claim, key)
+        if replay is not None:
+            return replay
+    try:
+        response = await handler(Ids(f"idem|{caller.org_id}|{key}|{digest}"))
+    except BaseException:
+        await records.delete_one({"_id": record_id, "state": "pending", "created_at": now})
+        raise
+    if 200 <= response.status_code < 300:
+        headers = {k: v for k, v in response.headers.items() if k in _KEPT_HEADERS}
+        await records.update_one(
+            {"_id": record_id, "state": "pending"},
+            {
+                "$set": {
+                    "state": "done",
+                    "status": response.status_code,
+                    "headers": headers,
+                    "body": json.loads(response.body),
+                    "done_at": datetime.now(UTC),
+                }
+            },
+        )
+    else:
+        await records.delete_one({"_id": record_id, "state": "pending", "created_at": now})
+    return response
+
+
+async def _existing(
+    gateway: Gateway, existing: dict[str, Any] | None, claim: dict[str, Any], key: str
+) -> Response | None:
+    """The answer to a repeated key, or None when we took over an abandoned claim."""
+    records = gateway.db[IDEMPOTENCY]
+    if existing is None:  # deleted between our insert and read: the first one failed
+        try:
+            await records.insert_one(claim)
+            return None
+        except DuplicateKeyError:
+            raise _in_progress(key) from None
+    if existing["request_hash"] != claim["request_hash"]:
+        raise ApiProblem(
+            409,
+            f"Idempotency-Key {key!r} was already used for a different request; use a new key "
+            "for a new write",
+            kind="idempotency-key-reused",
+        )
+    if existing["state"] == "done":
+        gateway.metrics.idempotent_replays.inc()
+        log.info("idempotent replay", extra={"idempotency_key": key})
+        headers = {**existing.get("headers", {}), REPLAYED: "true"}
+        return JSONResponse(existing["body"], status_code=existing["status"], headers=headers)
+    # Pending: in progress, unless older than any write can take (a crashed gateway).
+    stale = claim["created_at"] - timedelta(seconds=_abandoned_after(gateway))
+    taken = await records.find_one_and_update(
+        {"_id": existing["_id"], "state": "pending", "created_at": {"$lt": stale}},
+        {"$set": {"created_at": claim["created_at"]}},
+        return_document=ReturnDocument.AFTER,
+    )
+    if taken is None:
+        raise _in_progress(key)
+    return None
+
+
+def _abandoned_after(gateway: Gateway) -> float:
+    return 2 * gateway.settings.publish_timeout_seconds + 30
+
+
+def _in_progress(key: str) -> ApiProblem:
+    return ApiProblem(
+        409,
+        f"a request with Idempotency-Key {key!r} is still in progress; retry in a moment to "
+        "get its answer",
+        headers={"Retry-After": "1"},
+        kind="idempotency-in-progress",
+    )
+
+
+async def forget_old(gateway: Gateway) -> int:
+    """Delete records past the retention (FerretDB has no TTL index, so we sweep)."""
+    cutoff = datetime.now(UTC) - timedelta(hours=gateway.settings.idempotency_retention_hours)
+    result = await gateway.db[IDEMPOTENCY].delete_many({"created_at": {"$lt": cutoff}})
+    return result.deleted_count

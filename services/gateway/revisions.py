@@ -1,0 +1,79 @@
+"""Revision numbers for updates, handed out atomically by the gateway.
+
+The read model lags Kafka by a moment, so two quick updates read from it would both claim
+revision N+1 and the second would be silently ignored downstream (an older or equal revision
+never overwrites a newer one). A counter per offer or demand, advanced with
+``find_one_and_update``, gives each update its own number, and ``If-Match`` becomes an atomic
+compare-and-set: of two clients editing revision 3, one gets 4 and the other 412.
+"""
+
+from __future__ import annotations
+
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from services.common.store import REVISIONS
+from services.gateway.context import Gateway
+from services.gateway.problems import ApiProblem, FieldProblem
+
+
+async def next_revision(
+    gateway: Gateway, entity_id: str, recorded: int, expected: int | None = None
+) -> int:
+    """The revision of the next update (one more than the latest recorded or handed out);
+    with ``expected`` (If-Match), only if that is the latest."""
+    counters = gateway.db[REVISIONS]
+    for _ in range(5):
+        doc = await counters.find_one({"_id": entity_id})
+        latest = max(recorded, doc["revision"] if doc else 0)
+        if expected is not None and expected != latest:
+            raise stale(expected, latest)
+        if doc is None:
+            try:
+                await counters.insert_one({"_id": entity_id, "revision": latest + 1})
+                return latest + 1
+            except DuplicateKeyError:
+                continue  # another update of the same item got there first: read again
+        moved = await counters.find_one_and_update(
+            {"_id": entity_id, "revision": doc["revision"]},  # compare-and-set on what we read
+            {"$set": {"revision": latest + 1}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if moved is not None:
+            return latest + 1
+    raise ApiProblem(
+        409,
+        "the item is being changed by other requests; read it and retry",
+        headers={"Retry-After": "1"},
+    )
+
+
+def stale(expected: int, latest: int) -> ApiProblem:
+    return ApiProblem(
+        412,
+        f"If-Match names revision {expected}, but the current revision is {latest}: read the "
+        "item again and reapply your change",
+        extra={"current_revision": latest},
+    )
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``If-Match: "3"`` (or ``3``) -> 3; the ETag of an offer or demand is its revision."""
+    if value is None:
+        return None
+    text = value.strip().removeprefix("W/").strip('"')
+    if not text.isdigit():
+        problem = FieldProblem(
+            path="header.if-match",
+            problem=f"not a revision: {value!r}",
+            allowed=['"1"', '"2"', "..."],
+        )
+        raise ApiProblem(422, 'If-Match must be the ETag of the item, e.g. "3"', errors=[problem])
+    return int(text)
+
+
+async def current_revision(gateway: Gateway, entity_id: str, recorded: int) -> int:
+    """The ETag to show: an update accepted but not yet recorded (or never delivered, after a
+    503) has already used its number, so If-Match must name the counter's value."""
+    doc = await gateway.db[REVISIONS].find_one({"_id": entity_id})
+    return max(recorded, doc["revision"] if doc else 0)

@@ -1,0 +1,310 @@
+"""Demands: supermarkets, trade centres and wholesale markets post and manage their own."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+from schemas.events import DemandCancelled, DemandPosted, DemandUpdated, utcnow
+from schemas.orders import Demand, DemandSubmission
+from services.common.store import DEMANDS
+from services.gateway import access, bulk
+from services.gateway.auth import CallerDep
+from services.gateway.common import (
+    CHANGE_ERRORS,
+    ITEM_ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    WRITE_ERRORS,
+    Cursor,
+    IdFilter,
+    Limit,
+    PathId,
+    Reason,
+    SessionParam,
+    accepted,
+    category_code,
+    narrow,
+    page,
+    session_for_order,
+    source,
+)
+from services.gateway.context import Gateway, GatewayDep
+from services.gateway.examples import DEMAND, one
+from services.gateway.idempotency import IdempotencyKey, Ids, run_once
+from services.gateway.keys import Caller, Role
+from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.revisions import current_revision, next_revision, parse_if_match
+from services.gateway.views import Accepted, DemandView, Page, public
+
+router = APIRouter(prefix="/v1/demands", tags=["demands"])
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description='the ETag of the demand you read (e.g. "3"): refused with 412 if stale',
+    ),
+]
+
+
+class BulkDemands(BaseModel):
+    """Up to `bulk_max_items` (500 by default) demands; each is checked on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SkipValidation[DemandSubmission]] = Field(min_length=1)
+
+
+def _url(demand_id: str) -> str:
+    return f"/v1/demands/{demand_id}"
+
+
+def _demand(body: DemandSubmission, demand_id: str, revision: int = 1) -> Demand:
+    return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision)
+
+
+def _check_buyer(caller: Caller, buyer_id: str) -> None:
+    refusal = access.check_buyer(caller, buyer_id)
+    if refusal is not None:
+        raise refusal
+
+
+@router.post(
+    "", status_code=202, response_model=Accepted, responses=WRITE_ERRORS, summary="Post a demand"
+)
+async def create_demand(
+    body: Annotated[DemandSubmission, Body(openapi_examples=one("Siêu thị Hải Phòng", DEMAND))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    session_id: SessionParam = None,
+) -> Response:
+    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="post demands")
+    _check_buyer(caller, body.buyer_id)
+
+    async def write(ids: Ids) -> Response:
+        session = await session_for_order(gateway, session_id, body.buyer_id, "buyer")
+        demand = _demand(body, ids.entity("demand"))
+        event = DemandPosted(
+            event_id=ids.event(),
+            occurred_at=utcnow(),
+            source=source(caller),
+            session_id=session,
+            demand=demand,
+        )
+        await gateway.publish(event)
+        return accepted(event, demand.demand_id, _url(demand.demand_id), revision=1)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+@router.post(
+    ":bulk",
+    status_code=202,
+    response_model=bulk.BulkAccepted,
+    responses=WRITE_ERRORS,
+    summary="Post many demands, with a result per item",
+)
+async def create_demands(
+    body: Annotated[BulkDemands, Body(openapi_examples=one("Orders", {"items": [DEMAND]}))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    session_id: SessionParam = None,
+) -> Response:
+    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="post demands")
+    if len(body.items) > gateway.settings.bulk_max_items:
+        raise bulk.too_many(len(body.items), gateway.settings.bulk_max_items)
+
+    async def write(ids: Ids) -> Response:
+        valid, results = bulk.validate_items(DemandSubmission, body.items)
+        sessions: dict[str, str | ApiProblem | None] = {}
+        events = []
+        for index, demand_body in valid:
+            buyer = demand_body.buyer_id
+            refusal = access.check_buyer(caller, buyer)
+            if refusal is not None:
+                results[index] = bulk.refusal(index, refusal)
+                continue
+            if buyer not in sessions:
+                try:
+                    sessions[buyer] = await session_for_order(gateway, session_id, buyer, "buyer")
+                except ApiProblem as exc:
+                    sessions[buyer] = exc
+            session = sessions[buyer]
+            if isinstance(session, ApiProblem):
+                results[index] = bulk.refusal(index, session)
+                continue
+            demand = _demand(demand_body, ids.entity("demand", index))
+            event = DemandPosted(
+                event_id=ids.event(index),
+                occurred_at=utcnow(),
+                source=source(caller),
+                session_id=session,
+                demand=demand,
+            )
+            events.append(event)
+            results[index] = bulk.ItemResult(
+                index=index,
+                status=202,
+                id=demand.demand_id,
+                event_id=event.event_id,
+                status_url=_url(demand.demand_id),
+            )
+        if events:
+            await gateway.publish(*events)
+        return bulk.respond(list(results.values()), request.url.path)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+@router.get(
+    "",
+    response_model=Page[DemandView],
+    responses=READ_ERRORS,
+    summary="List demands this organization may see",
+)
+async def list_demands(
+    gateway: GatewayDep,
+    caller: CallerDep,
+    buyer_id: IdFilter = None,
+    category: Annotated[str | None, Query(max_length=100, description="code or name")] = None,
+    status: Literal["open", "cancelled"] | None = None,
+    match_status: Literal["open", "proposed", "filled"] | None = None,
+    session_id: IdFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    query = narrow(access.demand_scope(caller), "buyer_id", buyer_id, "demands")
+    filters = {
+        "criteria.category": category_code(category),
+        "status": status,
+        "match_status": match_status,
+        "session_id": session_id,
+    }
+    query.update({k: v for k, v in filters.items() if v is not None})
+    return await page(gateway.db[DEMANDS], query, "demand_id", limit, cursor)
+
+
+async def _visible_demand(gateway: Gateway, caller: Caller, demand_id: str) -> dict[str, Any]:
+    doc = await gateway.db[DEMANDS].find_one({"_id": demand_id})
+    if doc is None or access.check_buyer(caller, doc.get("buyer_id") or "") is not None:
+        raise access.not_found("demand", demand_id)
+    return doc
+
+
+@router.get(
+    "/{demand_id}",
+    response_model=DemandView,
+    responses=ITEM_ERRORS,
+    summary="Read a demand (ETag: its revision)",
+)
+async def get_demand(
+    demand_id: PathId, response: Response, gateway: GatewayDep, caller: CallerDep
+) -> dict[str, Any]:
+    doc = await _visible_demand(gateway, caller, demand_id)
+    revision = await current_revision(gateway, demand_id, doc.get("revision") or 1)
+    response.headers["ETag"] = f'"{revision}"'
+    return public(doc, "demand_id")
+
+
+@router.put(
+    "/{demand_id}",
+    status_code=202,
+    response_model=Accepted,
+    responses=UPDATE_ERRORS,
+    summary="Replace a demand (same buyer and category); If-Match guards",
+)
+async def update_demand(
+    demand_id: PathId,
+    body: Annotated[DemandSubmission, Body(openapi_examples=one("More", DEMAND))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="change demands")
+    expected = parse_if_match(if_match)
+
+    async def write(ids: Ids) -> Response:
+        stored = await _visible_demand(gateway, caller, demand_id)
+        if stored.get("status") == "cancelled":
+            raise ApiProblem(409, f"demand {demand_id!r} was cancelled; post a new one")
+        _same(
+            stored.get("buyer_id"),
+            body.buyer_id,
+            "buyer_id",
+            "a demand cannot move to another buyer",
+        )
+        _same(
+            (stored.get("criteria") or {}).get("category"),
+            body.criteria.category,
+            "criteria.category",
+            "the market (category) of a demand cannot change: cancel it and post a new demand",
+        )
+        revision = await next_revision(gateway, demand_id, stored.get("revision") or 1, expected)
+        event = DemandUpdated(
+            event_id=ids.event(),
+            occurred_at=utcnow(),
+            source=source(caller),
+            session_id=stored.get("session_id"),
+            demand=_demand(body, demand_id, revision),
+        )
+        await gateway.publish(event)
+        return accepted(event, demand_id, _url(demand_id), revision=revision)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+def _same(stored: Any, sent: Any, path: str, why: str) -> None:
+    if stored is not None and stored != sent:
+        raise ApiProblem(
+            409,
+            f"{path}: {why}",
+            errors=[FieldProblem(path=path, problem=why, allowed=[str(stored)])],
+        )
+
+
+@router.post(
+    "/{demand_id}/cancel",
+    status_code=202,
+    response_model=Accepted,
+    responses=CHANGE_ERRORS,
+    summary="Cancel a demand",
+)
+async def cancel_demand(
+    demand_id: PathId,
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    body: Reason | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="cancel demands")
+
+    async def write(ids: Ids) -> Response:
+        stored = await _visible_demand(gateway, caller, demand_id)
+        if stored.get("status") == "cancelled":
+            raise ApiProblem(409, f"demand {demand_id!r} is already cancelled")
+        category = (stored.get("criteria") or {}).get("category")
+        if category is None:
+            raise ApiProblem(409, "this demand has no recorded criteria; nothing to cancel")
+        event = DemandCancelled(
+            event_id=ids.event(),
+            occurred_at=utcnow(),
+            source=source(caller),
+            session_id=stored.get("session_id"),
+            demand_id=demand_id,
+            category=category,
+            reason=body.reason if body else None,
+        )
+        await gateway.publish(event)
+        return accepted(event, demand_id, _url(demand_id))
+
+    return await run_once(request, gateway, caller, idempotency_key, write)

@@ -1,0 +1,312 @@
+"""Offers (supply): suppliers publish their own; a province publishes for its suppliers."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Header, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field, SkipValidation
+
+from schemas.events import OfferPublished, OfferUpdated, OfferWithdrawn, utcnow
+from schemas.orders import Offer, OfferSubmission
+from services.common.store import OFFERS
+from services.gateway import access, bulk
+from services.gateway.auth import CallerDep
+from services.gateway.common import (
+    CHANGE_ERRORS,
+    ITEM_ERRORS,
+    READ_ERRORS,
+    UPDATE_ERRORS,
+    WRITE_ERRORS,
+    Cursor,
+    IdFilter,
+    Limit,
+    PathId,
+    Reason,
+    SessionParam,
+    accepted,
+    category_code,
+    narrow,
+    page,
+    session_for_order,
+    source,
+)
+from services.gateway.context import Gateway, GatewayDep
+from services.gateway.examples import OFFER, one
+from services.gateway.idempotency import IdempotencyKey, Ids, run_once
+from services.gateway.keys import Caller, Role
+from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.revisions import current_revision, next_revision, parse_if_match
+from services.gateway.views import Accepted, OfferView, Page, public
+
+router = APIRouter(prefix="/v1/offers", tags=["offers"])
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        max_length=40,
+        description='the ETag of the offer you read (e.g. "3"): refused with 412 if stale',
+    ),
+]
+
+
+class BulkOffers(BaseModel):
+    """Up to `bulk_max_items` (500 by default) offers; each is checked on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SkipValidation[OfferSubmission]] = Field(min_length=1)
+
+
+def _url(offer_id: str) -> str:
+    return f"/v1/offers/{offer_id}"
+
+
+def _offer(body: OfferSubmission, offer_id: str, revision: int = 1) -> Offer:
+    # The parts are validated already: construct, do not parse the whole offer again.
+    return Offer.model_construct(**dict(body), offer_id=offer_id, revision=revision)
+
+
+@router.post(
+    "", status_code=202, response_model=Accepted, responses=WRITE_ERRORS, summary="Publish an offer"
+)
+async def create_offer(
+    body: Annotated[OfferSubmission, Body(openapi_examples=one("Cà phê Kon Tum", OFFER))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    session_id: SessionParam = None,
+) -> Response:
+    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="publish offers")
+
+    async def write(ids: Ids) -> Response:
+        if await access.check_supplier(gateway, caller, {body.supplier_id}):
+            raise access.supplier_refusal(caller, body.supplier_id)
+        session = await session_for_order(gateway, session_id, body.supplier_id, "supplier")
+        offer = _offer(body, ids.entity("offer"))
+        event = OfferPublished(
+            event_id=ids.event(),
+            occurred_at=utcnow(),
+            source=source(caller),
+            session_id=session,
+            offer=offer,
+        )
+        await gateway.publish(event)
+        return accepted(event, offer.offer_id, _url(offer.offer_id), revision=1)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+@router.post(
+    ":bulk",
+    status_code=202,
+    response_model=bulk.BulkAccepted,
+    responses=WRITE_ERRORS,
+    summary="Publish many offers (a catalogue), with a result per item",
+)
+async def create_offers(
+    body: Annotated[BulkOffers, Body(openapi_examples=one("A catalogue", {"items": [OFFER]}))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    session_id: SessionParam = None,
+) -> Response:
+    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="publish offers")
+    if len(body.items) > gateway.settings.bulk_max_items:
+        raise bulk.too_many(len(body.items), gateway.settings.bulk_max_items)
+
+    async def write(ids: Ids) -> Response:
+        valid, results = bulk.validate_items(OfferSubmission, body.items)
+        refused = await access.check_supplier(gateway, caller, {o.supplier_id for _, o in valid})
+        sessions: dict[str, str | ApiProblem | None] = {}
+        events = []
+        for index, offer_body in valid:
+            supplier = offer_body.supplier_id
+            if supplier in refused:
+                results[index] = bulk.refusal(index, access.supplier_refusal(caller, supplier))
+                continue
+            if supplier not in sessions:
+                try:
+                    sessions[supplier] = await session_for_order(
+                        gateway, session_id, supplier, "supplier"
+                    )
+                except ApiProblem as exc:
+                    sessions[supplier] = exc
+            session = sessions[supplier]
+            if isinstance(session, ApiProblem):
+                results[index] = bulk.refusal(index, session)
+                continue
+            offer = _offer(offer_body, ids.entity("offer", index))
+            event = OfferPublished(
+                event_id=ids.event(index),
+                occurred_at=utcnow(),
+                source=source(caller),
+                session_id=session,
+                offer=offer,
+            )
+            events.append(event)
+            results[index] = bulk.ItemResult(
+                index=index,
+                status=202,
+                id=offer.offer_id,
+                event_id=event.event_id,
+                status_url=_url(offer.offer_id),
+            )
+        if events:
+            await gateway.publish(*events)
+        return bulk.respond(list(results.values()), request.url.path)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+@router.get(
+    "",
+    response_model=Page[OfferView],
+    responses=READ_ERRORS,
+    summary="List offers this organization may see",
+)
+async def list_offers(
+    gateway: GatewayDep,
+    caller: CallerDep,
+    supplier_id: IdFilter = None,
+    category: Annotated[str | None, Query(max_length=100, description="code or name")] = None,
+    status: Literal["open", "withdrawn"] | None = None,
+    session_id: IdFilter = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    query = narrow(await access.offer_scope(gateway, caller), "supplier_id", supplier_id, "offers")
+    filters = {
+        "product.category": category_code(category),
+        "status": status,
+        "session_id": session_id,
+    }
+    query.update({k: v for k, v in filters.items() if v is not None})
+    return await page(gateway.db[OFFERS], query, "offer_id", limit, cursor)
+
+
+async def _visible_offer(gateway: Gateway, caller: Caller, offer_id: str) -> dict[str, Any]:
+    doc = await gateway.db[OFFERS].find_one({"_id": offer_id})
+    if doc is None or caller.role in (Role.RETAILER, Role.ORGANIZER):
+        raise access.not_found("offer", offer_id)
+    if await access.check_supplier(gateway, caller, {doc.get("supplier_id") or ""}):
+        raise access.not_found("offer", offer_id)
+    return doc
+
+
+@router.get(
+    "/{offer_id}",
+    response_model=OfferView,
+    responses=ITEM_ERRORS,
+    summary="Read an offer (ETag: its revision)",
+)
+async def get_offer(
+    offer_id: PathId, response: Response, gateway: GatewayDep, caller: CallerDep
+) -> dict[str, Any]:
+    doc = await _visible_offer(gateway, caller, offer_id)
+    revision = await current_revision(gateway, offer_id, doc.get("revision") or 1)
+    response.headers["ETag"] = f'"{revision}"'
+    return public(doc, "offer_id")
+
+
+@router.put(
+    "/{offer_id}",
+    status_code=202,
+    response_model=Accepted,
+    responses=UPDATE_ERRORS,
+    summary="Replace an offer (same supplier and category); If-Match guards",
+)
+async def update_offer(
+    offer_id: PathId,
+    body: Annotated[OfferSubmission, Body(openapi_examples=one("New price", OFFER))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+    if_match: IfMatch = None,
+) -> Response:
+    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="change offers")
+    expected = parse_if_match(if_match)
+
+    async def write(ids: Ids) -> Response:
+        stored = await _visible_offer(gateway, caller, offer_id)
+        if stored.get("status") == "withdrawn":
+            raise ApiProblem(409, f"offer {offer_id!r} was withdrawn; publish a new one")
+        _same(
+            stored.get("supplier_id"),
+            body.supplier_id,
+            "supplier_id",
+            "an offer cannot move to another supplier",
+        )
+        _same(
+            (stored.get("product") or {}).get("category"),
+            body.product.category,
+            "product.category",
+            "the market (category) of an offer cannot change: withdraw it and publish a new offer",
+        )
+        revision = await next_revision(gateway, offer_id, stored.get("revision") or 1, expected)
+        event = OfferUpdated(
+            event_id=ids.event(),
+            occurred_at=utcnow(),
+            source=source(caller),
+            session_id=stored.get("session_id"),
+            offer=_offer(body, offer_id, revision),
+        )
+        await gateway.publish(event)
+        return accepted(event, offer_id, _url(offer_id), revision=revision)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+def _category(stored: dict[str, Any]) -> str:
+    category = (stored.get("product") or {}).get("category")
+    if category is None:  # only a withdrawal was recorded (written by another producer)
+        raise ApiProblem(409, "this offer has no recorded product; nothing to withdraw")
+    return category
+
+
+def _same(stored: Any, sent: Any, path: str, why: str) -> None:
+    if stored is not None and stored != sent:
+        raise ApiProblem(
+            409,
+            f"{path}: {why}",
+            errors=[FieldProblem(path=path, problem=why, allowed=[str(stored)])],
+        )
+
+
+@router.post(
+    "/{offer_id}/withdraw",
+    status_code=202,
+    response_model=Accepted,
+    responses=CHANGE_ERRORS,
+    summary="Withdraw an offer",
+)
+async def withdraw_offer(
+    offer_id: PathId,
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    body: Reason | None = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="withdraw offers")
+
+    async def write(ids: Ids) -> Response:
+        stored = await _visible_offer(gateway, caller, offer_id)
+        if stored.get("status") == "withdrawn":
+            raise ApiProblem(409, f"offer {offer_id!r} is already withdrawn")
+        event = OfferWithdrawn(
+            event_id=ids.event(),
+            occurred_at=utcnow(),
+            source=source(caller),
+            session_id=stored.get("session_id"),
+            offer_id=offer_id,
+            category=_category(stored),
+            reason=body.reason if body else None,
+        )
+        await gateway.publish(event)
+        return accepted(event, offer_id, _url(offer_id))
+
+    return await run_once(request, gateway, caller, idempotency_key, write)

@@ -1,0 +1,186 @@
+"""Organizations: who supplies, who buys, who organizes, and in which province.
+
+A province may act for the suppliers registered in it, so registration is guarded: any key
+registers its own organization (with a kind that fits its role), a province registers suppliers
+in its province (never one already registered elsewhere), and an admin registers anyone.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query, Request, Response
+
+from schemas.events import OrganizationRegistered, utcnow
+from schemas.organizations import BUYER_KINDS, SUPPLIER_KINDS, Organization, OrganizationKind
+from schemas.reference.provinces import normalise_province
+from services.common.store import ORGANIZATIONS
+from services.gateway import access
+from services.gateway.auth import CallerDep
+from services.gateway.common import (
+    ITEM_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+    Cursor,
+    Limit,
+    PathId,
+    accepted,
+    page,
+    source,
+)
+from services.gateway.context import Gateway, GatewayDep
+from services.gateway.examples import ORGANIZATION, one
+from services.gateway.idempotency import IdempotencyKey, Ids, run_once
+from services.gateway.keys import Caller, Role
+from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.views import Accepted, OrganizationView, Page, public
+
+router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+
+KINDS_BY_ROLE = {
+    Role.RETAILER: BUYER_KINDS,
+    Role.SUPPLIER: SUPPLIER_KINDS,
+    Role.PROVINCE: frozenset({OrganizationKind.ORGANIZER}),
+    Role.ORGANIZER: frozenset({OrganizationKind.ORGANIZER}),
+}
+
+
+def _url(org_id: str) -> str:
+    return f"/v1/organizations/{org_id}"
+
+
+async def _check_registration(gateway: Gateway, caller: Caller, org: Organization) -> None:
+    if caller.role is Role.ADMIN:
+        return
+    if org.org_id == caller.org_id:
+        kinds = KINDS_BY_ROLE[caller.role]
+        if org.kind not in kinds:
+            raise ApiProblem(
+                422,
+                f"a {caller.role.value} key registers its organization as "
+                f"one of: {', '.join(sorted(kinds))}",
+                errors=[
+                    FieldProblem(
+                        path="kind",
+                        problem=f"{org.kind.value} does not fit the {caller.role.value} role",
+                        allowed=sorted(kinds),
+                    )
+                ],
+            )
+        return
+    if caller.role is not Role.PROVINCE:
+        raise ApiProblem(
+            403,
+            f"this key registers {caller.org_id!r} only",
+            errors=[
+                FieldProblem(path="org_id", problem="another organization", allowed=[caller.org_id])
+            ],
+        )
+    if org.kind not in SUPPLIER_KINDS or org.province.code != caller.province:
+        raise ApiProblem(
+            403,
+            f"a province key registers suppliers of its own province ({caller.province}) only",
+            errors=[
+                FieldProblem(
+                    path="province", problem=f"{org.province.name}", allowed=[caller.province or ""]
+                )
+            ],
+        )
+    stored = await gateway.db[ORGANIZATIONS].find_one({"_id": org.org_id}, {"province": 1})
+    if stored is not None and (stored.get("province") or {}).get("code") != caller.province:
+        raise ApiProblem(
+            403,
+            f"organization {org.org_id!r} is registered with another province; "
+            "only it (or an admin) can change that",
+        )
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=Accepted,
+    responses=WRITE_ERRORS,
+    summary="Register (or update) an organization",
+)
+async def register_organization(
+    body: Annotated[Organization, Body(openapi_examples=one("HTX Đăk Hà", ORGANIZATION))],
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    async def write(ids: Ids) -> Response:
+        await _check_registration(gateway, caller, body)
+        event = OrganizationRegistered(
+            event_id=ids.event(), occurred_at=utcnow(), source=source(caller), organization=body
+        )
+        await gateway.publish(event)
+        return accepted(event, body.org_id, _url(body.org_id))
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+def _scope(caller: Caller) -> dict[str, Any]:
+    if caller.role is Role.ADMIN:
+        return {}
+    if caller.role is Role.PROVINCE:
+        return {"$or": [{"_id": caller.org_id}, {"province.code": caller.province}]}
+    return {"_id": caller.org_id}
+
+
+@router.get(
+    "",
+    response_model=Page[OrganizationView],
+    responses=READ_ERRORS,
+    summary="List organizations (admin: all; province: its province; others: own)",
+)
+async def list_organizations(
+    gateway: GatewayDep,
+    caller: CallerDep,
+    kind: OrganizationKind | None = None,
+    province: Annotated[str | None, Query(max_length=100, description="any province name")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> dict[str, Any]:
+    query = _scope(caller)
+    if kind is not None:
+        query = {**query, "kind": kind.value}
+    if province is not None:
+        query = {**query, "province.code": _province_code(province)}
+    return await page(gateway.db[ORGANIZATIONS], query, "org_id", limit, cursor)
+
+
+def _province_code(name: str) -> str:
+    try:
+        return normalise_province(name).province.code
+    except ValueError as exc:
+        suggestions = list(getattr(exc, "suggestions", None) or [])
+        problem = FieldProblem(
+            path="query.province",
+            problem=str(exc),
+            suggestion=suggestions[0] if suggestions else None,
+        )
+        raise ApiProblem(422, f"query.province: {exc}", errors=[problem]) from None
+
+
+@router.get(
+    "/{org_id}",
+    response_model=OrganizationView,
+    responses=ITEM_ERRORS,
+    summary="Read an organization",
+)
+async def get_organization(org_id: PathId, gateway: GatewayDep, caller: CallerDep) -> dict:
+    doc = await gateway.db[ORGANIZATIONS].find_one({"_id": org_id})
+    if doc is None:
+        raise access.not_found("organization", org_id)
+    ours = (
+        caller.role is Role.ADMIN
+        or org_id == caller.org_id
+        or (
+            caller.role is Role.PROVINCE
+            and (doc.get("province") or {}).get("code") == caller.province
+        )
+    )
+    if not ours:
+        raise access.not_found("organization", org_id)
+    return public(doc, "org_id")

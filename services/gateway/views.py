@@ -1,0 +1,166 @@
+"""Response models: what the API answers, documented in OpenAPI and checked by schemathesis.
+
+Reads return read-model documents as the recorder wrote them, so the views name the fields a
+client relies on and allow the others (new optional fields appear without an API change).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.gateway.problems import ApiProblem, FieldProblem
+
+T = TypeVar("T")
+
+
+class Accepted(BaseModel):
+    """A write is durably in Kafka (acks=all); its effects follow within seconds."""
+
+    event_id: uuid.UUID = Field(description="the event's id (grep the logs by it)")
+    id: str = Field(description="the id of the offer, demand, match, session or organization")
+    status_url: str = Field(description="where to read the result once recorded")
+    revision: int | None = Field(default=None, description="for updates: the new revision")
+
+
+class _View(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    status: str | None = None
+    session_id: str | None = None
+    occurred_at: datetime | None = None
+    last_event_id: str | None = None
+    source: str | None = None
+
+
+class OfferView(_View):
+    offer_id: str
+    supplier_id: str | None = None
+    revision: int | None = None
+    product: dict[str, Any] | None = None
+    origin_province: dict[str, Any] | None = None
+    quantity: dict[str, Any] | None = None
+    quantity_kg: float | None = None
+    unit_price_vnd: int | None = None
+    price_unit: str | None = None
+
+
+class DemandView(_View):
+    demand_id: str
+    buyer_id: str | None = None
+    revision: int | None = None
+    criteria: dict[str, Any] | None = None
+    quantity: dict[str, Any] | None = None
+    quantity_kg: float | None = None
+    max_unit_price_vnd: int | None = None
+    delivery_province: dict[str, Any] | None = None
+    match_status: str | None = Field(default=None, description="open, proposed or filled")
+    open_kg: float | None = None
+    unmatched_reason: str | None = None
+
+
+class MatchView(_View):
+    match_id: str
+    offer_id: str | None = None
+    demand_id: str | None = None
+    supplier_id: str | None = None
+    buyer_id: str | None = None
+    category: str | None = None
+    quantity_kg: float | None = None
+    unit_price_vnd: int | None = None
+    price_unit: str | None = None
+    score: float | None = None
+    score_breakdown: dict[str, float] = Field(
+        default_factory=dict, description="points per criterion, adding up to `score`"
+    )
+    expires_at: datetime | None = None
+    buyer_decision: str | None = None
+    supplier_decision: str | None = None
+
+
+class SessionView(_View):
+    session_id: str
+    organizer_id: str | None = None
+    name: str | None = None
+    host_province: dict[str, Any] | None = None
+    dates: dict[str, Any] | None = None
+    venue: str | None = None
+    invited_provinces: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ParticipantView(_View):
+    org_id: str
+    party: str | None = None
+
+
+class OrganizationView(_View):
+    org_id: str
+    name: str | None = None
+    kind: str | None = None
+    province: dict[str, Any] | None = None
+    tax_code: str | None = None
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list; pass ``next_cursor`` as ``cursor`` for the next (null: the end)."""
+
+    items: list[T]
+    count: int
+    next_cursor: str | None = None
+
+
+class Tally(BaseModel):
+    count: int = 0
+    kg: float = 0.0
+
+
+class SessionStats(BaseModel):
+    """A session's live funnel: who takes part, what was offered and asked, what matched."""
+
+    session_id: str
+    status: str | None = None
+    participants: dict[str, int] = Field(description="by party: buyer, supplier")
+    offers: dict[str, Tally] = Field(description="by status (open, withdrawn)")
+    demands: dict[str, Tally] = Field(description="by status (open, cancelled)")
+    matches: dict[str, Tally] = Field(
+        description="by status (proposed, confirmed, expired, released)"
+    )
+
+
+_CURSOR_TAG = "k1|"  # versions the cursor format and rejects strings that merely decode
+
+
+def encode_cursor(last_id: str) -> str:
+    """Opaque to clients: the last id of the page, to continue after it."""
+    return base64.urlsafe_b64encode(f"{_CURSOR_TAG}{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode()
+        if not text.startswith(_CURSOR_TAG):
+            raise ValueError(cursor)
+        return text.removeprefix(_CURSOR_TAG)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        problem = FieldProblem(
+            path="query.cursor",
+            problem="not a cursor from a previous page",
+            allowed=["the next_cursor of the previous answer"],
+        )
+        raise ApiProblem(
+            422, "cursor: not a cursor from a previous page", errors=[problem]
+        ) from None
+
+
+def public(doc: dict[str, Any], id_field: str) -> dict[str, Any]:
+    """A stored document as the API shows it: ``_id`` becomes the entity's id field."""
+    doc = dict(doc)
+    return {id_field: doc.pop("_id"), **doc}
