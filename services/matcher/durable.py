@@ -28,6 +28,10 @@ from services.matcher.outputs import output_events
 
 RING = 1 << 16
 """Ring slots per partition; must exceed the events processed between two offset commits."""
+CHUNK_BYTES = 256 * 1024
+"""An event's outputs are stored in chunks of at most this many bytes: one table value is one
+Kafka message, and a tick that expires thousands of proposals must not exceed the broker's
+1 MB message limit (it did, and the worker crashed on that event again after every restart)."""
 
 Table = MutableMapping[str, Any]
 
@@ -44,6 +48,20 @@ def _marker_key(partition: int) -> str:
 
 def _ring_key(partition: int, offset: int) -> str:
     return f"__out__|{partition}|{offset % RING}"
+
+
+def _chunks(pairs: list[list[str]]) -> list[list[list[str]]]:
+    """Split (key, value) pairs into lists whose JSON stays under CHUNK_BYTES (at least one)."""
+    chunks: list[list[list[str]]] = [[]]
+    size = 0
+    for pair in pairs:
+        pair_size = len(pair[0]) + len(pair[1].encode()) + 16
+        if chunks[-1] and size + pair_size > CHUNK_BYTES:
+            chunks.append([])
+            size = 0
+        chunks[-1].append(pair)
+        size += pair_size
+    return chunks
 
 
 def _record_key(market: str, key: str) -> str:
@@ -97,10 +115,7 @@ class DurableBooks:
         """Apply one orders event; returns the output events to send (again, on redelivery)."""
         self._check_fresh(partition)
         if offset <= self.applied_offset(partition):
-            slot = self.table.get(_ring_key(partition, offset))
-            if slot is None or slot["offset"] != offset:
-                return []  # older than the ring: its outputs were committed long ago
-            return [Output(k.encode(), v.encode()) for k, v in slot["out"]]
+            return self._stored_outputs(partition, offset)
         market = event.market_key
         book = self._book(market, partition)
         outcomes = book.apply(event)
@@ -117,13 +132,27 @@ class DurableBooks:
                 "by": offset,
                 "prev": self._effective(self.table.get(full_key), partition),
             }
+        chunks = _chunks([[o.key.decode(), o.value.decode()] for o in outputs])
+        for index, chunk in enumerate(chunks[1:], start=1):
+            self.table[f"{_ring_key(partition, offset)}|{index}"] = {"offset": offset, "out": chunk}
         self.table[_ring_key(partition, offset)] = {
             "offset": offset,
-            "out": [[o.key.decode(), o.value.decode()] for o in outputs],
+            "out": chunks[0],
+            "chunks": len(chunks),
         }
         self.table[_marker_key(partition)] = {"offset": offset}
         self._last_marker[partition] = offset
         return outputs
+
+    def _stored_outputs(self, partition: int, offset: int) -> list[Output]:
+        key = _ring_key(partition, offset)
+        slot = self.table.get(key)
+        if slot is None or slot["offset"] != offset:
+            return []  # older than the ring: its outputs were committed long ago
+        pairs = list(slot["out"])
+        for index in range(1, slot.get("chunks", 1)):
+            pairs += self.table[f"{key}|{index}"]["out"]
+        return [Output(k.encode(), v.encode()) for k, v in pairs]
 
     def book(self, market: str) -> MarketBook | None:
         return self._books.get(market)

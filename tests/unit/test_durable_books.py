@@ -162,3 +162,32 @@ def test_a_table_rewound_behind_the_cache_is_detected():
         if offset > rewind_to
     ]
     assert replayed == reference[rewind_to + 1 :]
+
+
+def test_an_event_with_huge_outputs_is_stored_in_chunks_under_the_message_limit():
+    """A tick after weeks of silence expires every pending proposal at once; its outputs must
+    not make one table value (one Kafka message) exceed the broker's 1 MB limit."""
+    import json
+
+    n = iter(range(1, 10_000))
+
+    def env(minutes: int) -> dict:
+        return {"event_id": uuid.UUID(int=next(n)), "occurred_at": T0 + timedelta(minutes=minutes),
+                "source": "test"}  # fmt: skip
+
+    events: list[ev.AnyEvent] = [
+        ev.OfferPublished(offer=offer(f"o{i}", "1", category="coffee"), **env(0))
+        for i in range(3000)
+    ]
+    events += [ev.DemandPosted(demand=demand(f"d{i}", "1", category="coffee"), **env(1))
+               for i in range(3000)]  # fmt: skip
+    events.append(ev.MarketTick(category="coffee", **env(60 * 24 * 30)))
+    table = RecordingTable()
+    outputs = _run(table, events)
+    expiries = [v for _, v in outputs[-1] if b'"match.expired"' in v]
+    assert len(expiries) == 3000  # about 1.1 MB of outputs for this one event
+    largest = max(len(json.dumps(value)) for _, value in table.log)
+    assert largest < 1_000_000, f"a table value of {largest} bytes exceeds Kafka's limit"
+    # ... and a redelivery of that tick sends every output again, in order.
+    again = DurableBooks(table, CONFIG).process(0, len(events) - 1, events[-1])
+    assert [(o.key, o.value) for o in again] == outputs[-1]
