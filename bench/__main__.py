@@ -1,0 +1,184 @@
+"""Run every benchmark and write docs/benchmarks.md.
+
+    python -m bench [--out docs/benchmarks.md] [--skip core e2e ...]
+
+Starts Kafka and FerretDB if they do not run yet (``Infra.up`` reuses a running stack) and stops
+only what it started. About five minutes on a 2-core machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import core_throughput, e2e, naive, quality, report
+from bench import gateway as gateway_bench
+from ketnoi.infra import Infra
+from ketnoi.settings import PROJECT_ROOT, Settings
+from services.matcher.engine import MarketBook, MatchConfig
+
+CORE_SIZES = (1_000, 10_000, 100_000)
+CORE_EVENTS, CORE_CROSS, CORE_REPEAT = 20_000, 0.2, 3
+QUALITY_SEED, QUALITY_COUNT, QUALITY_OTHER_SEEDS = 42, 2000, (7, 11)
+NAIVE_COUNT, NAIVE_REPEAT = 500, 3
+E2E_PRELOAD, NO_EXPIRY_HOURS = 10_000, 87_600.0
+BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway")
+
+COMMANDS = [
+    "pip install networkx==3.6.1   # the optimum's solver (3.7 needs Python 3.12)",
+    "# the dev stack's variables, or none for the defaults (9092 / 27017)",
+    "export KETNOI_KAFKA_BOOTSTRAP=127.0.0.1:19092 KETNOI_KAFKA_CONTROLLER_PORT=19093 \\",
+    "       KETNOI_MONGO_URL=mongodb://127.0.0.1:27118",
+    "python -m bench                                   # all of it; writes this file",
+    "# the same measurements one by one:",
+    f"python -m bench.core_throughput --events {CORE_EVENTS} --repeat {CORE_REPEAT}"
+    "   # prints the best pass",
+    f"python -m bench.quality --seed {QUALITY_SEED} --count {QUALITY_COUNT}"
+    f"   # and --seed {' / '.join(map(str, QUALITY_OTHER_SEEDS))}",
+    f"python -m bench.naive --count {NAIVE_COUNT} --repeat {NAIVE_REPEAT}",
+    f"python -m bench.e2e --preload {E2E_PRELOAD} --ttl-hours {NO_EXPIRY_HOURS:g}",
+    f"python -m bench.e2e --preload {E2E_PRELOAD} --throughput-only   # default 24 h TTL",
+    "python -m pytest tests/unit/test_bench_quality.py  # the optimum on hand-made cases",
+]
+
+
+def core_size(size: int) -> dict[str, Any]:
+    """``core_throughput.measure`` with every pass kept (it keeps only the best): the same
+    book, stream and timing, checked against the generator's outcomes the same way."""
+    config = MatchConfig()
+    generator = core_throughput.Stream(
+        MarketBook(core_throughput.MARKET, config), seed=7, cross=CORE_CROSS
+    )
+    generator.seed_book(size)
+    snapshot = list(generator.book.records())
+    events, expected = [], []
+    for _ in range(CORE_EVENTS):
+        event = generator.next_event()
+        events.append(event)
+        expected.append(generator.feed(event))
+    rates, start, end = [], (0, 0), (0, 0)
+    for _ in range(CORE_REPEAT):
+        book = MarketBook.restore(core_throughput.MARKET, snapshot, config)
+        start = book.open_counts
+        got = []
+        gc.collect()
+        gc.freeze()
+        apply, drain, clock = book.apply, book.drain_changes, time.perf_counter
+        t0 = clock()
+        for event in events:
+            got.append(apply(event))
+            drain()
+        rates.append(len(events) / (clock() - t0))
+        gc.unfreeze()
+        if got != expected:
+            raise SystemExit(f"core, book of {size}: the restored book decided differently")
+        end = book.open_counts
+    return {"size": size, "events": len(events), "rates": rates, "start": start, "end": end}
+
+
+def run_core() -> list[dict[str, Any]]:
+    return [core_size(size) for size in CORE_SIZES]
+
+
+def run_quality() -> dict[str, Any]:
+    return {
+        "headline": quality.measure(QUALITY_SEED, QUALITY_COUNT),
+        "seeds": [quality.measure(seed, QUALITY_COUNT) for seed in QUALITY_OTHER_SEEDS],
+    }
+
+
+def run_e2e(settings: Settings, *options: str) -> dict[str, Any]:
+    args = e2e.parser().parse_args(["--preload", str(E2E_PRELOAD), *options])
+    return e2e.measure(settings, args)
+
+
+def timed(name: str, load: dict[str, tuple[float, float]], work: Callable[[], Any]) -> Any:
+    before, t0 = report.loadavg(), time.monotonic()
+    print(f"== {name} (load {before:.1f}) ...", flush=True)
+    result = work()
+    load[name] = (before, report.loadavg())
+    print(f"   done in {time.monotonic() - t0:.0f} s", flush=True)
+    return result
+
+
+def _gateway_rows(result: dict[str, Any] | None) -> list[report.Row]:
+    """Accepted writes/s and p99 of the gateway (issue: single and bulk offer creation)."""
+    if not result:
+        return []
+    return [
+        report.Row(
+            f"gateway, {name} offer creation ({r['concurrency']} in flight"
+            + (f", {r['items_per_request']} per request)" if name == "bulk" else ")"),
+            f"{r['writes_per_s']:,.0f} accepted writes/s, p50 {r['p50_ms']:.0f} ms, "
+            f"p99 {r['p99_ms']:.0f} ms",
+            "-",
+            None,
+        )
+        for name in ("single", "bulk")
+        for r in [result[name]]
+    ]
+
+
+def _gateway_section(results: dict[str, Any]) -> str:
+    if "gateway" not in results:
+        return ""
+    return (
+        "\n## Gateway\n\n`python -m bench.gateway`: a gateway on a private prefix and database, a "
+        "supplier key, acks=all; the load client, the gateway, Kafka and FerretDB share the same "
+        "2 cores, so these are lower bounds. Statuses per mode: "
+        + "; ".join(f"{n} {results['gateway'][n]['statuses']}" for n in ("single", "bulk"))
+        + "\n"
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "docs" / "benchmarks.md")
+    parser.add_argument("--skip", nargs="*", default=[], choices=BENCHMARKS)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    started_at, t0 = datetime.now(UTC), time.monotonic()
+    load: dict[str, tuple[float, float]] = {}
+    results: dict[str, Any] = {"machine": report.machine(), "commands": COMMANDS, "load": load}
+    infra = Infra(settings)
+    up = infra.up()
+    print(f"infrastructure: started {up.started or 'nothing'}, reused {up.reused or 'nothing'}")
+    try:
+        if "quality" not in args.skip:
+            results["quality"] = timed("quality", load, run_quality)
+        if "core" not in args.skip:
+            results["core"] = timed("core", load, run_core)
+        if "naive" not in args.skip:
+            results["naive"] = timed("naive", load, lambda: naive.measure(
+                settings, QUALITY_SEED, NAIVE_COUNT, NAIVE_REPEAT))  # fmt: skip
+        if "e2e" not in args.skip:
+            results["e2e_no_expiry"] = timed(
+                "e2e, no expiry", load,
+                lambda: run_e2e(settings, "--ttl-hours", str(NO_EXPIRY_HOURS)),
+            )  # fmt: skip
+            results["e2e"] = timed(
+                "e2e, 24 h TTL", load, lambda: run_e2e(settings, "--throughput-only")
+            )
+        if "gateway" not in args.skip:
+            results["gateway"] = timed("gateway", load, lambda: gateway_bench.run(settings))
+    finally:
+        stopped = infra.down(only=up.started)
+        if stopped:
+            print(f"infrastructure: stopped {stopped}")
+    results["date"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
+    results["seconds"] = time.monotonic() - t0
+    rows = report.summary(results) + _gateway_rows(results.get("gateway"))
+    print()
+    report.print_summary(rows)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report.document(results, rows) + _gateway_section(results) + "\n")
+    print(f"\nwrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

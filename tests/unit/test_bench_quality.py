@@ -1,0 +1,137 @@
+"""The optimum of bench/quality.py on hand-made cases whose max-flow and best score are known."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from bench.quality import (
+    Problem,
+    adversarial,
+    build_problems,
+    evaluate,
+    grams,
+    lot_feasible_volume,
+    max_score,
+    max_volume,
+    optimum,
+    run_engine,
+)
+from schemas import events as ev
+from tests.factories import demand, offer
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def stream(*orders: Any) -> list[Any]:
+    out = []
+    for n, order in enumerate(orders, 1):
+        env = {"event_id": uuid.UUID(int=n), "occurred_at": T0 + timedelta(minutes=n),
+               "source": "test"}  # fmt: skip
+        if hasattr(order, "offer_id"):
+            out.append(ev.OfferPublished(offer=order, **env))
+        else:
+            out.append(ev.DemandPosted(demand=order, **env))
+    return out
+
+
+def test_max_flow_beats_greedy_and_the_best_score_need_not_be_the_biggest_volume():
+    # Greedy by score gives A to D1 (90 points); D2 can only use A, so 10 t sell. Max-flow
+    # sends A to D2 and B to D1: 20 t. Best score is still A -> D1: 900 > 500 + 100.
+    p = Problem(
+        offers={"A": 10_000, "B": 10_000},
+        demands={"D1": 10_000, "D2": 10_000},
+        weights={("A", "D1"): 90, ("A", "D2"): 50, ("B", "D1"): 10},
+    )
+    assert max_volume(p) == 20_000
+    assert max_score(p) == 90 * 10_000
+
+
+def test_partial_fills_add_up_across_offers():
+    p = Problem(
+        offers={"a": 8_000, "b": 7_000, "c": 5_000},
+        demands={"d": 20_000, "e": 3_000},
+        weights={("a", "d"): 1, ("b", "d"): 1, ("c", "d"): 1, ("c", "e"): 1},
+    )
+    assert max_volume(p) == 20_000  # d 20 t, or d 17 t + e 3 t: never more than supply
+    assert max_volume(Problem()) == 0 and max_score(Problem()) == 0
+
+
+def test_the_engine_greedy_order_misses_what_the_max_flow_finds():
+    orders = stream(
+        offer("A", "10", price=40_000),  # ships anywhere, cheaper: D1's first choice
+        offer("B", "10", price=45_000, ships_to=["Hà Nội"]),
+        demand("D1", "10", delivery_province="Hà Nội"),
+        demand("D2", "10"),  # Hải Phòng: only A delivers there
+    )
+    problems = build_problems(orders)
+    assert set(problems["fresh-fruit"].weights) == {("A", "D1"), ("B", "D1"), ("A", "D2")}
+    best = optimum(problems)
+    assert best.volume_g == 20_000_000
+    result = evaluate(run_engine(orders), problems, best)
+    assert result["volume_t"] == 10.0 and result["max_volume_t"] == 20.0
+    assert result["volume_share"] == pytest.approx(0.5)
+    assert result["outside_pairs"] == 0
+    assert 0 < result["score_share"] <= 1
+
+
+def test_lot_rules_decide_whether_a_pair_exists_at_its_full_quantity():
+    whole_only = stream(
+        offer("a", "8"), offer("b", "7"), offer("c", "5"),
+        demand("d", "20", accepts_partial=False),
+    )  # fmt: skip
+    assert optimum(build_problems(whole_only)).volume_g == 0  # no single offer holds 20 t
+    partial = stream(offer("a", "8"), offer("b", "7"), offer("c", "5"), demand("d", "20"))
+    assert optimum(build_problems(partial)).volume_g == 20_000_000
+    too_small = stream(
+        offer("big-lots", "10", min_order={"amount": "5", "unit": "tấn"}), demand("d", "3")
+    )
+    assert build_problems(too_small)["fresh-fruit"].weights == {}
+
+
+def test_adversarial_order_puts_offers_first_then_the_biggest_demands():
+    orders = stream(demand("small", "1"), offer("o1", "5"), demand("big", "9"),
+                    offer("o2", "5"), demand("mid", "4"))  # fmt: skip
+    names = [
+        e.offer.offer_id if isinstance(e, ev.OfferPublished) else e.demand.demand_id
+        for e in adversarial(orders)
+    ]
+    assert names == ["o1", "o2", "big", "mid", "small"]
+
+
+def test_grams_are_exact():
+    assert grams(Decimal("1.5")) == 1500
+    with pytest.raises(ValueError):
+        grams(Decimal("0.0001"))
+
+
+def test_the_lot_feasible_bound_repairs_flows_below_a_minimum_order():
+    # A sells 10 t in lots of at least 6 t; two buyers want 7 t each. The relaxed max-flow
+    # sells all 10 t (7 + 3, or 5 + 5); with lots respected only one buyer can be served: 7 t.
+    p = Problem(
+        offers={"A": 10_000},
+        demands={"D1": 7_000, "D2": 7_000},
+        weights={("A", "D1"): 1, ("A", "D2"): 1},
+        minimums={("A", "D1"): 6_000, ("A", "D2"): 6_000},
+    )
+    assert max_volume(p) == 10_000
+    assert lot_feasible_volume(p) == 7_000
+
+
+def test_smallest_lots_come_from_the_engine_terms():
+    orders = stream(
+        offer("A", "10", min_order={"amount": "2", "unit": "tấn"}),
+        demand("lot", "5", min_lot={"amount": "3", "unit": "tấn"}),
+        demand("whole", "4", accepts_partial=False),
+        demand("any", "3"),
+        demand("too-small", "1"),  # below A's minimum order: no pair at all
+    )
+    assert build_problems(orders)["fresh-fruit"].minimums == {
+        ("A", "lot"): 3_000_000,
+        ("A", "whole"): 4_000_000,
+        ("A", "any"): 2_000_000,
+    }
