@@ -114,6 +114,16 @@ def narrow(scope: dict[str, Any], field: str, value: str | None, what: str) -> d
     return {**scope, field: value}
 
 
+def refuse_change(stored: Any, sent: Any, path: str, why: str) -> None:
+    """409 when an update changes a field that must stay (its owner, its market)."""
+    if stored is not None and stored != sent:
+        raise ApiProblem(
+            409,
+            f"{path}: {why}",
+            errors=[FieldProblem(path=path, problem=why, allowed=[str(stored)])],
+        )
+
+
 def category_code(value: str | None, path: str = "query.category") -> str | None:
     """A category filter by code or name (``cà phê`` -> ``coffee``), or a clear 422."""
     if value is None:

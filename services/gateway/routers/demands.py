@@ -28,6 +28,7 @@ from services.gateway.common import (
     category_code,
     narrow,
     page,
+    refuse_change,
     session_for_order,
     source,
 )
@@ -35,7 +36,7 @@ from services.gateway.context import Gateway, GatewayDep
 from services.gateway.examples import DEMAND, one
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
 from services.gateway.keys import Caller, Role
-from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.problems import ApiProblem
 from services.gateway.revisions import current_revision, next_revision, parse_if_match
 from services.gateway.views import Accepted, DemandView, Page, public
 
@@ -236,13 +237,13 @@ async def update_demand(
         stored = await _visible_demand(gateway, caller, demand_id)
         if stored.get("status") == "cancelled":
             raise ApiProblem(409, f"demand {demand_id!r} was cancelled; post a new one")
-        _same(
+        refuse_change(
             stored.get("buyer_id"),
             body.buyer_id,
             "buyer_id",
             "a demand cannot move to another buyer",
         )
-        _same(
+        refuse_change(
             (stored.get("criteria") or {}).get("category"),
             body.criteria.category,
             "criteria.category",
@@ -260,15 +261,6 @@ async def update_demand(
         return accepted(event, demand_id, _url(demand_id), revision=revision)
 
     return await run_once(request, gateway, caller, idempotency_key, write)
-
-
-def _same(stored: Any, sent: Any, path: str, why: str) -> None:
-    if stored is not None and stored != sent:
-        raise ApiProblem(
-            409,
-            f"{path}: {why}",
-            errors=[FieldProblem(path=path, problem=why, allowed=[str(stored)])],
-        )
 
 
 @router.post(

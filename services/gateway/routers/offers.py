@@ -28,6 +28,7 @@ from services.gateway.common import (
     category_code,
     narrow,
     page,
+    refuse_change,
     session_for_order,
     source,
 )
@@ -35,7 +36,7 @@ from services.gateway.context import Gateway, GatewayDep
 from services.gateway.examples import OFFER, one
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
 from services.gateway.keys import Caller, Role
-from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.problems import ApiProblem
 from services.gateway.revisions import current_revision, next_revision, parse_if_match
 from services.gateway.views import Accepted, OfferView, Page, public
 
@@ -234,13 +235,13 @@ async def update_offer(
         stored = await _visible_offer(gateway, caller, offer_id)
         if stored.get("status") == "withdrawn":
             raise ApiProblem(409, f"offer {offer_id!r} was withdrawn; publish a new one")
-        _same(
+        refuse_change(
             stored.get("supplier_id"),
             body.supplier_id,
             "supplier_id",
             "an offer cannot move to another supplier",
         )
-        _same(
+        refuse_change(
             (stored.get("product") or {}).get("category"),
             body.product.category,
             "product.category",
@@ -265,15 +266,6 @@ def _category(stored: dict[str, Any]) -> str:
     if category is None:  # only a withdrawal was recorded (written by another producer)
         raise ApiProblem(409, "this offer has no recorded product; nothing to withdraw")
     return category
-
-
-def _same(stored: Any, sent: Any, path: str, why: str) -> None:
-    if stored is not None and stored != sent:
-        raise ApiProblem(
-            409,
-            f"{path}: {why}",
-            errors=[FieldProblem(path=path, problem=why, allowed=[str(stored)])],
-        )
 
 
 @router.post(
