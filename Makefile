@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 ASYNCAPI_CHECK := tools/asyncapi-check
 NODE_STAMP := $(ASYNCAPI_CHECK)/node_modules/.package-lock.json
 
-.PHONY: install demo test test-unit lint format schemas bench infra-up infra-down infra-status clean
+.PHONY: install browser demo test test-unit lint format schemas bench infra-up infra-down infra-status clean
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -25,14 +25,21 @@ $(NODE_STAMP): $(ASYNCAPI_CHECK)/package-lock.json
 	@command -v npm >/dev/null || { echo "Node.js and npm are needed for the AsyncAPI check (apt-get install nodejs npm)"; exit 1; }
 	cd $(ASYNCAPI_CHECK) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 
+# Debian's Chromium for the monitor's browser tests (Playwright drives it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests ..."; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 demo: install
 	$(KETNOI) demo
 
-test: install lint
+test: install browser lint
 	$(PY) -m pytest
 
 # Prints every figure and writes docs/benchmarks.md (starts, or reuses, Kafka and the store).
-bench: install
+bench: install browser
 	$(PY) -m bench
 
 test-unit: install

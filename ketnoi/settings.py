@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     """How long a write waits for Kafka's acknowledgement before answering 503."""
     idempotency_retention_hours: float = 48.0
     """Idempotency records older than this are deleted (no TTL index: FerretDB has none)."""
+    # -- monitor (services/monitor/) --
+    monitor_flush_ms: int = 250
+    """How often a watched session's changes are batched into one update for its pages."""
+    monitor_login_hours: float = 12.0
+    """How long a monitor login (cookie) lasts: one conference day."""
+    monitor_cookie_secure: bool = False
+    """Send the login cookie over HTTPS only: set it true behind a TLS-terminating proxy."""
 
     @property
     def kafka_port(self) -> int:

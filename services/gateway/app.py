@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from pymongo.errors import PyMongoError
 
 from ketnoi.settings import Settings
@@ -28,6 +29,8 @@ from services.gateway.middleware import BodyLimit, RequestContext
 from services.gateway.publisher import EventPublisher, Publisher
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routers import demands, matches, offers, operations, organizations, sessions
+from services.monitor import routes as monitor_routes
+from services.monitor.service import Monitor
 
 SWEEP_EVERY_S = 3600.0
 
@@ -58,10 +61,13 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
         )
         app.state.key_cache = KeyCache(settings.api_key_cache_seconds)
+        app.state.monitor = Monitor(app.state.gateway, app.state.key_cache)
+        app.state.monitor.start()
         sweeper = asyncio.create_task(_maintain(app.state.gateway), name="gateway-maintenance")
         try:
             yield
         finally:
+            await app.state.monitor.stop()
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
@@ -79,6 +85,9 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     openapi.install(app)
     for module in (offers, demands, matches, sessions, organizations, operations):
         app.include_router(module.router)
+    app.include_router(monitor_routes.router)
+    static = StaticFiles(directory=monitor_routes.STATIC)
+    app.mount("/monitor/static", static, name="monitor-static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContext, metrics=metrics)  # outermost: ids and logs for all
     return app

@@ -1,0 +1,100 @@
+"""Read the platform's topics from the beginning into the monitor's projection.
+
+The monitor is fed by Kafka, not by polling the store: one consumer per gateway process, with no
+consumer group (every process needs every partition) and no committed offsets (the projection
+lives in memory and is rebuilt by replay at start). Events that do not parse are skipped and
+counted; the services that own those topics dead-letter them with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from ketnoi.settings import Settings
+from schemas.events import parse_event
+from services.common.topics import ensure_topics
+from services.monitor.projection import Projection
+
+log = logging.getLogger("ketnoi.monitor")
+
+FETCH_WAIT_MS = 50
+"""How long the broker may hold a fetch for more data: bounds the latency the feed adds."""
+
+
+class KafkaFeed:
+    def __init__(self, settings: Settings, projection: Projection) -> None:
+        self.settings = settings
+        self.projection = projection
+        self.skipped = 0
+        self.caught_up = asyncio.Event()
+        self._start_ends: dict | None = None
+
+    def topics(self) -> list[str]:
+        names = self.settings.topics
+        return [names.organizations, names.sessions, names.orders, names.matches]
+
+    async def run(self) -> None:
+        """Consume forever; after a broker failure, start again from the first offset."""
+        while True:
+            try:
+                await self._consume()
+            except (KafkaError, OSError) as exc:
+                log.warning("monitor feed lost Kafka, retrying: %r", exc)
+            except Exception:  # a bug must not leave the monitor silently frozen
+                log.exception("monitor feed failed, restarting it")
+            await asyncio.sleep(2.0)
+
+    async def _consume(self) -> None:
+        await ensure_topics(self.settings)
+        consumer = AIOKafkaConsumer(
+            *self.topics(),
+            bootstrap_servers=self.settings.kafka_bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_WAIT_MS,
+            client_id="ketnoi-monitor",
+        )
+        await consumer.start()
+        try:
+            # A new consumer starts from the first offset again; the projection is idempotent,
+            # so replaying what it already holds changes nothing.
+            while True:
+                batches = await consumer.getmany(timeout_ms=500, max_records=5000)
+                for records in batches.values():
+                    for record in records:
+                        self._apply(record.value)
+                if not self.caught_up.is_set():
+                    await self._check_caught_up(consumer)
+        finally:
+            with contextlib.suppress(KafkaError, asyncio.CancelledError):
+                await consumer.stop()
+
+    def _apply(self, raw: bytes | None) -> None:
+        if raw is None:
+            return
+        try:
+            event = parse_event(raw)
+        except (ValidationError, ValueError, UnicodeDecodeError):
+            self.skipped += 1
+            return
+        self.projection.apply(event)
+
+    async def _check_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        """Set once every partition has been read up to where it ended when we started."""
+        assignment = consumer.assignment()
+        if not assignment:
+            return
+        if self._start_ends is None:
+            self._start_ends = await consumer.end_offsets(list(assignment))
+        for tp, end in self._start_ends.items():
+            if await consumer.position(tp) < end:
+                return
+        self.caught_up.set()
+        log.info("monitor feed caught up: %d events", self.projection.applied)

@@ -1,0 +1,66 @@
+"""The monitor inside a gateway process: its projection, feed, hub and the tasks that run them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from pymongo.errors import PyMongoError
+
+from ketnoi.settings import Settings
+from services.gateway.auth import KeyCache
+from services.gateway.context import Gateway
+from services.monitor.feed import KafkaFeed
+from services.monitor.hub import Hub
+from services.monitor.logins import LoginCache, forget_expired
+from services.monitor.projection import Projection
+
+log = logging.getLogger("ketnoi.monitor")
+SWEEP_EVERY_S = 3600.0
+
+
+@dataclass
+class Monitor:
+    gateway: Gateway
+    key_cache: KeyCache
+    projection: Projection = field(default_factory=Projection)
+    hub: Hub = field(init=False)
+    feed: KafkaFeed = field(init=False)
+    logins: LoginCache = field(init=False)
+    _tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.hub = Hub(self.projection)
+        self.feed = KafkaFeed(self.settings, self.projection)
+        self.logins = LoginCache(self.settings.api_key_cache_seconds)
+
+    @property
+    def settings(self) -> Settings:
+        return self.gateway.settings
+
+    def start(self) -> None:
+        interval = self.settings.monitor_flush_ms / 1000
+        self._tasks = [
+            asyncio.create_task(self.feed.run(), name="monitor-feed"),
+            asyncio.create_task(self.hub.run(interval), name="monitor-hub"),
+            asyncio.create_task(self._sweep(), name="monitor-logins"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _sweep(self) -> None:
+        while True:
+            try:
+                removed = await forget_expired(self.gateway.db)
+                if removed:
+                    log.info("expired monitor logins removed: %d", removed)
+            except PyMongoError as exc:
+                log.warning("monitor login sweep failed: %r", exc)
+            await asyncio.sleep(SWEEP_EVERY_S)
