@@ -18,6 +18,7 @@ from typing import Any
 
 from bench import core_throughput, e2e, naive, quality, report
 from bench import gateway as gateway_bench
+from bench import monitor as monitor_bench
 from ketnoi.infra import Infra
 from ketnoi.settings import PROJECT_ROOT, Settings
 from services.matcher.engine import MarketBook, MatchConfig
@@ -27,7 +28,8 @@ CORE_EVENTS, CORE_CROSS, CORE_REPEAT = 20_000, 0.2, 3
 QUALITY_SEED, QUALITY_COUNT, QUALITY_OTHER_SEEDS = 42, 2000, (7, 11)
 NAIVE_COUNT, NAIVE_REPEAT = 500, 3
 E2E_PRELOAD, NO_EXPIRY_HOURS = 10_000, 87_600.0
-BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway")
+BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway", "monitor")
+MONITOR_VIEWERS = ("1", "50", "100", "200", "400")
 
 COMMANDS = [
     "pip install networkx==3.6.1   # the optimum's solver (3.7 needs Python 3.12)",
@@ -44,6 +46,7 @@ COMMANDS = [
     f"python -m bench.e2e --preload {E2E_PRELOAD} --ttl-hours {NO_EXPIRY_HOURS:g}",
     f"python -m bench.e2e --preload {E2E_PRELOAD} --throughput-only   # default 24 h TTL",
     "python -m pytest tests/unit/test_bench_quality.py  # the optimum on hand-made cases",
+    f"python -m bench.monitor --viewers {' '.join(MONITOR_VIEWERS)} --browser",
 ]
 
 
@@ -166,6 +169,12 @@ def main(argv: list[str] | None = None) -> None:
             )
         if "gateway" not in args.skip:
             results["gateway"] = timed("gateway", load, lambda: gateway_bench.run(settings))
+        if "monitor" not in args.skip:
+            shot = str(PROJECT_ROOT / "docs" / "images" / "monitor.png")
+            options = ["--viewers", *MONITOR_VIEWERS, "--browser", "--screenshot", shot]
+            results["monitor"] = timed(
+                "monitor", load, lambda: monitor_bench.run(settings, options)
+            )
     finally:
         stopped = infra.down(only=up.started)
         if stopped:
@@ -173,10 +182,15 @@ def main(argv: list[str] | None = None) -> None:
     results["date"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
     results["seconds"] = time.monotonic() - t0
     rows = report.summary(results) + _gateway_rows(results.get("gateway"))
+    if "monitor" in results:
+        rows += monitor_bench.rows(results["monitor"])
     print()
     report.print_summary(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report.document(results, rows) + _gateway_section(results) + "\n")
+    monitor_text = monitor_bench.section(results["monitor"]) if "monitor" in results else ""
+    args.out.write_text(
+        report.document(results, rows) + _gateway_section(results) + monitor_text + "\n"
+    )
     print(f"\nwrote {args.out}")
 
 

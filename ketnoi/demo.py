@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 
@@ -32,12 +32,17 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
         services.wait_gateway_ready()
         today = datetime.now(UTC).date()
         offer_bodies, demand_bodies = demo_data.offers(today), demo_data.demands(today)
-        print(f"3/4 posting {len(offer_bodies)} offers and {len(demand_bodies)} demands ...")
+        print(
+            f"3/4 opening a trade-connection session, posting {len(offer_bodies)} offers and "
+            f"{len(demand_bodies)} demands in it ..."
+        )
         # The demo acts as the platform's admin, with a key of its own in its own database.
-        headers = {"Authorization": f"Bearer {_admin_key(settings)}"}
+        headers = {"Authorization": f"Bearer {_key(settings, 'ketnoi-demo', 'admin')}"}
         with httpx.Client(base_url=settings.gateway_url, timeout=10.0, headers=headers) as http:
-            offer_ids = [_post(http, "/v1/offers", body) for body in offer_bodies]
-            demand_ids = [_post(http, "/v1/demands", body) for body in demand_bodies]
+            session_id = _open_session(http, services, today)
+            inside = {"session_id": session_id}
+            offer_ids = [_post(http, "/v1/offers", body, inside) for body in offer_bodies]
+            demand_ids = [_post(http, "/v1/demands", body, inside) for body in demand_bodies]
             print("4/4 waiting for the matcher's decisions ...")
             offers = _wait_recorded(http, "offers", offer_ids, services, lambda doc: True)
             demands = _wait_recorded(
@@ -45,7 +50,11 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
             )
             matches = http.get("/v1/matches").json()["items"]
         _print_results(offers, demands, matches)
-        print(f"\nGateway API docs:  {settings.gateway_url}/docs")
+        organizer_key = _key(settings, demo_data.ORGANIZER, "organizer")
+        print(f"\nLive monitor:      {settings.gateway_url}/monitor/sessions/{session_id}")
+        print(f"  organizer key:   {organizer_key}")
+        print(f"  (paste the key at {settings.gateway_url}/monitor/login)")
+        print(f"Gateway API docs:  {settings.gateway_url}/docs")
         print(f"Matches (JSON):    {settings.gateway_url}/v1/matches")
         print(f"Logs:              {services.log_dir}")
         if keep_running:
@@ -65,23 +74,55 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
             infra.down(only=started)
 
 
-def _admin_key(settings: Settings) -> str:
+def _key(settings: Settings, org_id: str, role: str) -> str:
     from pymongo import MongoClient
 
     from services.gateway.keys import create_key
 
     client: MongoClient = MongoClient(settings.mongo_url, serverSelectionTimeoutMS=5000)
     try:
-        return create_key(client[settings.mongo_db], "ketnoi-demo", "admin", label="demo").key
+        return create_key(client[settings.mongo_db], org_id, role, label="demo").key
     finally:
         client.close()
 
 
-def _post(http: httpx.Client, path: str, body: dict) -> str:
-    response = http.post(path, json=body)
+def _post(http: httpx.Client, path: str, body: dict, params: dict | None = None) -> str:
+    response = http.post(path, json=body, params=params)
     if response.status_code != 202:
         raise InfraError(f"POST {path} answered {response.status_code}: {response.text}")
     return response.json()["id"]
+
+
+def _open_session(http: httpx.Client, services: ServiceGroup, today: date) -> str:
+    """Register the organizations, create the session, register its participants, open it."""
+    orgs = demo_data.organizations()
+    for org in orgs:
+        _post(http, "/v1/organizations", org)
+    _wait_until(services, "organizations recorded",
+                lambda: all(http.get(f"/v1/organizations/{o['org_id']}").status_code == 200
+                            for o in orgs))  # fmt: skip
+    session_id = _post(http, "/v1/sessions", demo_data.session(today))
+    url = f"/v1/sessions/{session_id}"
+    _wait_until(services, "session recorded", lambda: http.get(url).status_code == 200)
+    parties = [(o["org_id"], "supplier" if o["kind"] in ("cooperative",) else "buyer")
+               for o in orgs if o["kind"] != "organizer"]  # fmt: skip
+    for org_id, party in parties:
+        _post(http, f"{url}/participants", {"org_id": org_id, "party": party})
+    joined = f"{url}/participants"
+    _wait_until(services, "participants registered",
+                lambda: http.get(joined).json()["count"] == len(parties))  # fmt: skip
+    _post(http, f"{url}/open", {})
+    _wait_until(services, "session open", lambda: http.get(url).json()["status"] == "open")
+    return session_id
+
+
+def _wait_until(services: ServiceGroup, what: str, done: Callable[[], bool]) -> None:
+    def check() -> bool:
+        services.raise_if_exited()
+        return done()
+
+    if not wait_until(check, 60.0, interval=0.25):
+        raise InfraError(f"timed out waiting for: {what}")
 
 
 def _wait_recorded(

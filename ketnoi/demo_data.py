@@ -71,3 +71,47 @@ def demands(today: date) -> list[dict[str, Any]]:
          "price_unit": "tạ", "delivery_province": "Thành phố Hải Phòng",
          "delivery_window": delivery},
     ]  # fmt: skip
+
+
+ORGANIZER = "so-cong-thuong-hai-phong"
+
+
+def organizations() -> list[dict[str, Any]]:
+    """The organizer, the suppliers of ``offers`` and the buyers of ``demands``."""
+    return [
+        {"org_id": ORGANIZER, "name": "Sở Công Thương Hải Phòng", "kind": "organizer",
+         "province": "Hải Phòng"},
+        {"org_id": "htx-ca-phe-dak-ha", "name": "HTX Cà phê Đăk Hà", "kind": "cooperative",
+         "province": "Kon Tum"},
+        {"org_id": "htx-arabica-son-la", "name": "HTX Cà phê Arabica Sơn La",
+         "kind": "cooperative", "province": "Sơn La"},
+        {"org_id": "htx-mien-dong-cao-bang", "name": "HTX Miến dong Cao Bằng",
+         "kind": "cooperative", "province": "Cao Bằng"},
+        {"org_id": "htx-vai-thieu-luc-ngan", "name": "HTX Vải thiều Lục Ngạn",
+         "kind": "cooperative", "province": "Bắc Giang"},
+        {"org_id": "htx-nhan-long-hung-yen", "name": "HTX Nhãn lồng Hưng Yên",
+         "kind": "cooperative", "province": "Hưng Yên"},
+        {"org_id": "sieu-thi-hai-phong-1", "name": "Siêu thị Hải Phòng 1",
+         "kind": "supermarket-chain", "province": "Hải Phòng"},
+        {"org_id": "sieu-thi-hai-phong-2", "name": "Siêu thị Hải Phòng 2",
+         "kind": "supermarket-chain", "province": "Hải Phòng"},
+        {"org_id": "sieu-thi-hai-phong-3", "name": "Siêu thị Hải Phòng 3",
+         "kind": "supermarket-chain", "province": "Hải Phòng"},
+        {"org_id": "trung-tam-thuong-mai-hai-duong", "name": "Trung tâm Thương mại Hải Dương",
+         "kind": "trade-centre", "province": "Hải Dương"},
+        {"org_id": "cho-dau-moi-hai-phong", "name": "Chợ đầu mối Hải Phòng",
+         "kind": "wholesale-market", "province": "Hải Phòng"},
+        {"org_id": "chuoi-cua-hang-hai-phong", "name": "Chuỗi cửa hàng nông sản Hải Phòng",
+         "kind": "retailer", "province": "Hải Phòng"},
+    ]  # fmt: skip
+
+
+def session(today: date) -> dict[str, Any]:
+    return {
+        "name": "Hội nghị kết nối cung cầu Hải Phòng và các tỉnh",
+        "host_province": "Hải Phòng",
+        "dates": _window(today, 0, 1),
+        "venue": "Trung tâm Hội nghị Thành phố",
+        "invited_provinces": ["Kon Tum", "Sơn La", "Cao Bằng", "Bắc Giang", "Hưng Yên"],
+        "organizer_id": ORGANIZER,
+    }

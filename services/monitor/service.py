@@ -7,6 +7,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 
+from prometheus_client import CollectorRegistry, Gauge
 from pymongo.errors import PyMongoError
 
 from ketnoi.settings import Settings
@@ -35,6 +36,24 @@ class Monitor:
         self.hub = Hub(self.projection)
         self.feed = KafkaFeed(self.settings, self.projection)
         self.logins = LoginCache(self.settings.api_key_cache_seconds)
+        self._expose(self.gateway.metrics.registry)
+
+    def _expose(self, registry: CollectorRegistry) -> None:
+        """Read at scrape time from the live objects: nothing to keep in step."""
+        for name, doc, read in (
+            ("viewers", "Open event streams of monitor pages", self.hub.viewers),
+            ("sessions", "Sessions the monitor holds a board for",
+             lambda: len(self.projection.boards)),
+            ("events_applied", "Events folded into the boards since start",
+             lambda: self.projection.applied),
+            ("events_unreadable", "Events the monitor could not parse (skipped)",
+             lambda: self.feed.skipped),
+            ("updates_sent", "Updates queued to viewers since start",
+             lambda: self.hub.frames_sent),
+            ("caught_up", "1 once the feed has read every topic to where it ended at start",
+             lambda: int(self.feed.caught_up.is_set())),
+        ):  # fmt: skip
+            Gauge(f"ketnoi_monitor_{name}", doc, registry=registry).set_function(read)
 
     @property
     def settings(self) -> Settings:

@@ -14,7 +14,13 @@ import httpx
 from tests.factories import demand_body, offer_body
 from tests.support import eventually
 
-MARKET = "fresh-fruit"
+PRODUCTS = {
+    # Markets no other e2e test trades in: all tests share the run's topics and matcher, and a
+    # demand here must not be matched with another test's offer.
+    "meat-products": "Giò lụa Ước Lễ",
+    "textiles": "Lụa tơ tằm Vạn Phúc",
+    "ornamental-plants": "Đào cảnh Nhật Tân",
+}
 
 
 def unique(prefix: str) -> str:
@@ -26,6 +32,7 @@ class WatchedSession:
     """An open session with one supplier and one buyer registered, and clients acting for each."""
 
     session_id: str
+    market: str
     organizer_id: str
     organizer_key: str
     organizer: httpx.Client
@@ -35,11 +42,19 @@ class WatchedSession:
     retailer: httpx.Client
     posted: list[str] = field(default_factory=list)
 
+    @property
+    def product(self) -> str:
+        return PRODUCTS[self.market]
+
+    @property
+    def supplier_name(self) -> str:
+        return f"HTX {self.product}"
+
     def post_offer(self, **overrides: Any) -> str:
         body = offer_body(
             supplier_id=self.supplier_id,
             origin_province="Bắc Giang",
-            product={"name": "Vải thiều Lục Ngạn", "category": MARKET},
+            product={"name": self.product, "category": self.market},
             **overrides,
         )
         response = self.seller.post("/v1/offers", params={"session_id": self.session_id}, json=body)
@@ -47,7 +62,9 @@ class WatchedSession:
         return response.json()["id"]
 
     def post_demand(self, **overrides: Any) -> str:
-        body = demand_body(buyer_id=self.buyer_id, **{"ceiling": 60_000, **overrides})
+        body = demand_body(
+            buyer_id=self.buyer_id, category=self.market, **{"ceiling": 60_000, **overrides}
+        )
         response = self.retailer.post(
             "/v1/demands", params={"session_id": self.session_id}, json=body
         )
@@ -56,7 +73,10 @@ class WatchedSession:
 
 
 def open_session(
-    api: httpx.Client, issue_key: Callable[..., str], client_for: Callable[[str], httpx.Client]
+    api: httpx.Client,
+    issue_key: Callable[..., str],
+    client_for: Callable[[str], httpx.Client],
+    market: str,
 ) -> WatchedSession:
     organizer_id = unique("so-cong-thuong-hai-phong")
     supplier_id, buyer_id = unique("htx-vai-luc-ngan"), unique("sieu-thi-hai-phong")
@@ -64,7 +84,7 @@ def open_session(
     organizer = client_for(key)
     orgs = [
         (organizer_id, "Sở Công Thương Hải Phòng", "organizer", "Hải Phòng"),
-        (supplier_id, "HTX Vải thiều Lục Ngạn", "cooperative", "Bắc Giang"),
+        (supplier_id, f"HTX {PRODUCTS[market]}", "cooperative", "Bắc Giang"),
         (buyer_id, "Siêu thị Hải Phòng", "supermarket-chain", "Hải Phòng"),
     ]
     for org_id, name, kind, province in orgs:
@@ -94,6 +114,7 @@ def open_session(
     eventually(lambda: organizer.get(url).json()["status"] == "open", what="the session open")
     return WatchedSession(
         session_id=session_id,
+        market=market,
         organizer_id=organizer_id,
         organizer_key=key,
         organizer=organizer,

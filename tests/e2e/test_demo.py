@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 
+import httpx
 import pytest
 
 from ketnoi.infra.processes import port_open
@@ -39,6 +40,13 @@ def _start_demo(infra) -> tuple[subprocess.Popen, list[str], threading.Thread, i
     return demo, lines, reader, port
 
 
+def _snapshot(url: str, key: str) -> dict | None:
+    answer = httpx.get(f"{url}/snapshot", headers={"Authorization": f"Bearer {key}"})
+    if answer.status_code != 200 or answer.json()["figures"]["proposals"] < 6:
+        return None
+    return answer.json()
+
+
 def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
     demo, lines, reader, port = _start_demo(infra)
     demo_settings = infra.model_copy(update={"gateway_port": port})
@@ -46,6 +54,14 @@ def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
         eventually(lambda: any("Press Ctrl-C" in line for line in lines), timeout=180,
                    what="the demo to show its results")  # fmt: skip
         assert port_open("127.0.0.1", demo_settings.gateway_port)
+        monitor = re.search(r"Live monitor: +(\S+)\n +organizer key: +(\S+)", "".join(lines))
+        assert monitor, "".join(lines)
+        url, key = monitor.groups()
+        # The demo's session, as its organizer's monitor shows it: the six proposals.
+        snapshot = eventually(lambda: _snapshot(url, key), what="the monitor's snapshot")
+        assert snapshot["session"]["name"].startswith("Hội nghị kết nối cung cầu")
+        assert snapshot["figures"]["participants"] == {"buyer": 6, "supplier": 5}
+        assert snapshot["figures"]["proposals"] == 6
         os.killpg(demo.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
         assert demo.wait(60) == 130
     finally:

@@ -21,7 +21,7 @@ FEED_DEADLINE_S = 30.0
 
 @pytest.fixture(scope="module")
 def watched(api, issue_key, client_for) -> WatchedSession:
-    return open_session(api, issue_key, client_for)
+    return open_session(api, issue_key, client_for, "textiles")
 
 
 def _stream(client: httpx.Client, session_id: str, last_id: str | None = None):
@@ -49,9 +49,9 @@ def test_stream_sends_a_snapshot_then_each_match_and_resumes_without_gaps(watche
         watched.post_demand()
         seen = read_until(events, _has_match(1), FEED_DEADLINE_S, "match in the stream")
     [row] = rows_of(seen).values()
-    assert row["supplier"]["name"] == "HTX Vải thiều Lục Ngạn"
+    assert row["supplier"]["name"] == watched.supplier_name
     assert row["buyer"]["name"] == "Siêu thị Hải Phòng"
-    assert row["product"] == "Vải thiều Lục Ngạn" and row["origin"] == "Bắc Ninh"
+    assert row["product"] == watched.product and row["origin"] == "Bắc Ninh"
     assert row["quantity_kg"] == 3000.0 and row["unit_price_vnd"] == 50_000
     assert row["status"] == "proposed" and 0 < row["score"] <= 100
     figures = seen[-1].data["figures"]
@@ -74,6 +74,14 @@ def test_stream_sends_a_snapshot_then_each_match_and_resumes_without_gaps(watche
     new_rows = rows_of(resumed)
     assert row["id"] not in new_rows
     assert [r["quantity_kg"] for r in new_rows.values()] == [2000.0]
+
+
+def test_the_monitor_reports_its_state_to_prometheus(watched, services):
+    with httpx.Client(base_url=services.settings.gateway_url) as anonymous:
+        text = anonymous.get("/metrics").text
+    applied = re.search(r"^ketnoi_monitor_events_applied (\S+)$", text, re.M)
+    assert applied and float(applied.group(1)) > 0
+    assert re.search(r"^ketnoi_monitor_caught_up 1\.0$", text, re.M)
 
 
 def test_an_unknown_or_stale_event_id_gets_a_snapshot(watched):

@@ -4,44 +4,27 @@ the feed row, the figures and the charts follow; the screenshots are kept for th
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from ketnoi import chromium
 from ketnoi.settings import Settings
 from tests.e2e.monitor_support import WatchedSession, open_session
 from tests.support import eventually
 
 pytestmark = pytest.mark.infra
 UPDATE_DEADLINE_MS = 30_000
-CHROMIUM_FLAGS = [
-    # As root in a sandboxed machine, with the network closed beyond localhost.
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-def chromium_path() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        raise RuntimeError(
-            "Chromium is missing: `make test` installs it (apt-get install chromium)"
-        )
-    return found
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_FLAGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium.executable(), args=chromium.FLAGS
+        )
         try:
             yield browser
         finally:
@@ -92,7 +75,7 @@ def accept(watched: WatchedSession, match_id: str) -> None:
 
 
 def test_an_organizer_watches_a_match_happen(page, api, issue_key, client_for, screenshots):
-    watched = open_session(api, issue_key, client_for)
+    watched = open_session(api, issue_key, client_for, "meat-products")
     log_in(page, watched)
     expect(page.locator("#session-name")).to_have_text("Kết nối cung cầu Hải Phòng 2026")
     expect(page.locator("#live")).to_have_text("Trực tiếp", timeout=UPDATE_DEADLINE_MS)
@@ -103,7 +86,7 @@ def test_an_organizer_watches_a_match_happen(page, api, issue_key, client_for, s
     watched.post_offer()
     demand_id = watched.post_demand()
     row = page.locator("#feed tbody tr").first
-    expect(row).to_contain_text("HTX Vải thiều Lục Ngạn", timeout=UPDATE_DEADLINE_MS)
+    expect(row).to_contain_text(watched.supplier_name, timeout=UPDATE_DEADLINE_MS)
     expect(row).to_contain_text("Bắc Ninh → Siêu thị Hải Phòng")
     expect(row).to_contain_text("3 tấn")
     expect(row).to_contain_text("50.000 ₫/kg")
@@ -152,7 +135,7 @@ def test_an_organizer_watches_a_match_happen(page, api, issue_key, client_for, s
 
 
 def test_another_organizers_session_is_refused_in_the_browser(page, api, issue_key, client_for):
-    watched = open_session(api, issue_key, client_for)
+    watched = open_session(api, issue_key, client_for, "ornamental-plants")
     other_key = issue_key("so-cong-thuong-ha-noi", "organizer")
     page.goto("/monitor/login")
     page.fill("#api_key", other_key)

@@ -234,6 +234,11 @@ function clock(iso) {
   return d.toLocaleTimeString(LOCALE[lang], { hour: "2-digit", minute: "2-digit", second: "2-digit", timeZone: "Asia/Ho_Chi_Minh" });
 }
 
+function day(text) {
+  // A calendar date ("2026-12-05"), shown as the locale writes it (05/12/2026).
+  return new Date(`${text}T12:00:00+07:00`).toLocaleDateString(LOCALE[lang], { timeZone: "Asia/Ho_Chi_Minh" });
+}
+
 function dayTime(iso) {
   if (!iso) return "";
   const d = new Date(iso);
@@ -299,7 +304,7 @@ async function sessionsPage() {
     body.replaceChildren(...data.sessions.map((s) => el("tr", {},
       el("td", {}, el("a", { href: `/monitor/sessions/${encodeURIComponent(s.id)}` }, s.name || s.id)),
       el("td", {}, el("span", { class: `badge s-${s.status}` }, t(`session.${s.status}`))),
-      el("td", {}, s.dates ? s.dates.join(" → ") : ""),
+      el("td", {}, s.dates ? s.dates.map(day).join(" → ") : ""),
       el("td", {}, s.host_province),
       el("td", { class: "num" }, number(s.figures.confirmed)),
       el("td", { class: "num" }, kg(s.figures.confirmed_kg)),
@@ -324,7 +329,7 @@ const state = {
   openDemands: 0,
   fresh: new Set(),     // match ids to highlight once
   dirty: { all: true },
-  stats: { updates: 0, snapshots: 0, rendered: 0, lastRenderMs: 0, matchesSeen: 0 },
+  stats: { updates: 0, snapshots: 0, rendered: 0, lastRenderMs: 0, maxRenderMs: 0, renderMsTotal: 0, matchesSeen: 0 },
 };
 window.ketnoiMonitor = state.stats;  // read by the load script and the browser test
 
@@ -371,7 +376,10 @@ function scheduleRender() {
     const started = performance.now();
     render();
     state.stats.rendered += 1;
-    state.stats.lastRenderMs = performance.now() - started;
+    const took = performance.now() - started;
+    state.stats.lastRenderMs = took;
+    state.stats.renderMsTotal += took;
+    state.stats.maxRenderMs = Math.max(state.stats.maxRenderMs, took);
   });
 }
 
@@ -380,7 +388,7 @@ function render() {
   const s = state.session;
   document.getElementById("session-name").textContent = s.name || s.id;
   document.title = `Ketnoi · ${s.name || s.id}`;
-  const dates = s.dates ? s.dates.join(" → ") : "";
+  const dates = s.dates ? s.dates.map(day).join(" → ") : "";
   const meta = [t(`session.${s.status}`), s.host_province, dates, s.venue].filter(Boolean).join(" · ");
   document.getElementById("session-meta").textContent = meta;
   renderFigures(state.figures);
