@@ -31,9 +31,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
+from bench.common import delete_topics, free_port
 from ketnoi.infra import Infra
 from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
@@ -154,25 +154,6 @@ async def _measure(settings: Settings, key: str, args: argparse.Namespace) -> di
     return {"single": single, "bulk": bulk}
 
 
-async def _delete_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict[str, Any]:
     """Start (or reuse) Kafka and the store, a gateway on a private prefix, measure, clean up."""
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
@@ -183,7 +164,7 @@ def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict
         update={
             "topic_prefix": f"bench-gw-{run_id}.",
             "mongo_db": f"ketnoi_bench_gw_{run_id}",
-            "gateway_port": _free_port(),
+            "gateway_port": free_port(),
             "rate_limit_per_second": 1e9,
             "rate_limit_burst": 10**9,
         }
@@ -199,7 +180,7 @@ def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict
         result = asyncio.run(_measure(bench, key, args))
     finally:
         group.stop()
-        asyncio.run(_delete_topics(bench))
+        asyncio.run(delete_topics(bench))
         mongo.drop_database(bench.mongo_db)
         mongo.close()
         if started:

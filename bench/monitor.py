@@ -39,9 +39,9 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
 
+from bench.common import delete_topics, free_port
 from connectors.simulator.scenario import events as scenario_events
 from ketnoi import chromium
 from ketnoi.infra import Infra
@@ -351,25 +351,6 @@ async def _wait_session(settings: Settings, key: str, session_id: str) -> None:
     raise RuntimeError(f"the monitor never saw session {session_id}")
 
 
-async def _delete_topics(settings: Settings) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict[str, Any]:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     args = parser().parse_args(argv or [])
@@ -377,7 +358,7 @@ def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict
     run_id = uuid.uuid4().hex[:8]
     bench = base.model_copy(update={
         "topic_prefix": f"bench-mon-{run_id}.", "mongo_db": f"ketnoi_bench_mon_{run_id}",
-        "gateway_port": _free_port(), "rate_limit_per_second": 1e9, "rate_limit_burst": 10**9,
+        "gateway_port": free_port(), "rate_limit_per_second": 1e9, "rate_limit_burst": 10**9,
     })  # fmt: skip
     infra = Infra(bench)
     started = infra.up().started
@@ -397,7 +378,7 @@ def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict
             steps.append(result)
     finally:
         group.stop()
-        asyncio.run(_delete_topics(bench))
+        asyncio.run(delete_topics(bench))
         mongo.drop_database(bench.mongo_db)
         mongo.close()
         if started:

@@ -13,9 +13,11 @@ a crash, with the same event ids).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from schemas.events import (
     AnyEvent,
@@ -41,6 +43,7 @@ from schemas.events import (
 )
 from schemas.reference.units import price_per_kg
 
+T = TypeVar("T")
 TOTALS = ("proposals", "accepted", "confirmed", "declined", "expired", "released")
 """Match counts per session; a match counts once in ``proposals`` and in each stage it reached."""
 
@@ -289,28 +292,16 @@ class Projection:
                 pass  # market ticks and anything else change no board
 
     def _board(self, session_id: str) -> Board:
-        board = self.boards.get(session_id)
-        if board is None:
-            board = self.boards[session_id] = Board(session_id)
-        return board
+        return _entry(self.boards, session_id, Board)
 
     def _offer_info(self, offer_id: str) -> OfferInfo:
-        offer = self.offers.get(offer_id)
-        if offer is None:
-            offer = self.offers[offer_id] = OfferInfo(offer_id)
-        return offer
+        return _entry(self.offers, offer_id, OfferInfo)
 
     def _demand_info(self, demand_id: str) -> DemandInfo:
-        demand = self.demands.get(demand_id)
-        if demand is None:
-            demand = self.demands[demand_id] = DemandInfo(demand_id)
-        return demand
+        return _entry(self.demands, demand_id, DemandInfo)
 
     def _match_info(self, match_id: str) -> MatchInfo:
-        m = self.matches.get(match_id)
-        if m is None:
-            m = self.matches[match_id] = MatchInfo(match_id)
-        return m
+        return _entry(self.matches, match_id, MatchInfo)
 
     def _offer(self, event: OfferPublished | OfferUpdated) -> None:
         o = event.offer
@@ -424,18 +415,24 @@ class Projection:
         demand.pending_kg += sign * c.pending_kg
         self._mark_demand(demand)
 
+    def _recount(self, old: tuple[str, float] | None, new: tuple[str, float] | None,
+                 count: str, kg: str) -> None:  # fmt: skip
+        """Move an order's (session, kg) from one board's totals to another's."""
+        if new == old:
+            return
+        for c, sign in ((old, -1), (new, +1)):
+            if c is not None:
+                board = self._board(c[0])
+                setattr(board, count, getattr(board, count) + sign)
+                setattr(board, kg, getattr(board, kg) + sign * c[1])
+                board.changed = True
+
     def _refresh_offer(self, offer: OfferInfo) -> None:
         new = None
         if offer.session_id and offer.revision > 0:
             new = (offer.session_id, offer.quantity_kg)
-        if new != offer.counted:
-            for c, sign in ((offer.counted, -1), (new, +1)):
-                if c is not None:
-                    board = self._board(c[0])
-                    board.offers += sign
-                    board.offered_kg += sign * c[1]
-                    board.changed = True
-            offer.counted = new
+        self._recount(offer.counted, new, "offers", "offered_kg")
+        offer.counted = new
         for match_id in self._links.get(offer.offer_id, ()):
             self._refresh_match(self.matches[match_id])
 
@@ -443,14 +440,8 @@ class Projection:
         new = None
         if demand.session_id and demand.known and not demand.cancelled:
             new = (demand.session_id, demand.quantity_kg)
-        if new != demand.counted:
-            for c, sign in ((demand.counted, -1), (new, +1)):
-                if c is not None:
-                    board = self._board(c[0])
-                    board.demands += sign
-                    board.demanded_kg += sign * c[1]
-                    board.changed = True
-            demand.counted = new
+        self._recount(demand.counted, new, "demands", "demanded_kg")
+        demand.counted = new
         if demand.session_id:
             self._board(demand.session_id).demand_ids.add(demand.demand_id)
         self._mark_demand(demand)
@@ -462,6 +453,13 @@ class Projection:
             board = self._board(demand.session_id)
             board.dirty_demands.add(demand.demand_id)
             board.changed = True
+
+
+def _entry(table: dict[str, T], key: str, make: Callable[[str], T]) -> T:
+    found = table.get(key)
+    if found is None:
+        found = table[key] = make(key)
+    return found
 
 
 def _later(a: datetime | None, b: datetime) -> datetime:
