@@ -79,6 +79,8 @@ def test_an_organizer_watches_a_match_happen(page, api, issue_key, client_for, s
     log_in(page, watched)
     expect(page.locator("#session-name")).to_have_text("Kết nối cung cầu Hải Phòng 2026")
     expect(page.locator("#live")).to_have_text("Trực tiếp", timeout=UPDATE_DEADLINE_MS)
+    expect(page.locator("#session-meta")).to_contain_text("05/12/2026 → 06/12/2026")
+    expect(page.locator("#session-meta")).to_contain_text("1 người mua · 1 nhà cung cấp")
     expect(page.locator("#fig-proposals")).to_have_text("0")
     expect(page.locator("#feed tbody tr")).to_have_count(0)
 

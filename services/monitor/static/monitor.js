@@ -236,7 +236,7 @@ function clock(iso) {
 
 function day(text) {
   // A calendar date ("2026-12-05"), shown as the locale writes it (05/12/2026).
-  return new Date(`${text}T12:00:00+07:00`).toLocaleDateString(LOCALE[lang], { timeZone: "Asia/Ho_Chi_Minh" });
+  return new Date(`${text}T12:00:00+07:00`).toLocaleDateString(LOCALE[lang], { day: "2-digit", month: "2-digit", year: "numeric", timeZone: "Asia/Ho_Chi_Minh" });
 }
 
 function dayTime(iso) {
@@ -389,7 +389,9 @@ function render() {
   document.getElementById("session-name").textContent = s.name || s.id;
   document.title = `Ketnoi · ${s.name || s.id}`;
   const dates = s.dates ? s.dates.map(day).join(" → ") : "";
-  const meta = [t(`session.${s.status}`), s.host_province, dates, s.venue].filter(Boolean).join(" · ");
+  const p = state.figures.participants;
+  const people = t("fig.participants", { buyers: number(p.buyer), suppliers: number(p.supplier) });
+  const meta = [t(`session.${s.status}`), s.host_province, dates, s.venue, people].filter(Boolean).join(" · ");
   document.getElementById("session-meta").textContent = meta;
   renderFigures(state.figures);
   renderFunnel(state.figures);
