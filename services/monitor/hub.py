@@ -66,6 +66,7 @@ class Hub:
         self.queue_size = queue_size
         self.epoch = epoch or secrets.token_hex(4)
         self._streams: dict[str, _Stream] = {}
+        self._snapshots: dict[str, tuple[int, bytes]] = {}
         self.frames_sent = 0
 
     def _stream(self, session_id: str) -> _Stream:
@@ -120,11 +121,23 @@ class Hub:
         viewer = Viewer(session_id, asyncio.Queue(self.queue_size))
         missed = self._missed(stream, last_event_id)
         if missed is None:
-            board = self.projection.boards[session_id]
-            snapshot = views.snapshot(self.projection, board)
-            missed = [frame("snapshot", self.event_id(stream.seq), snapshot)]
+            missed = [self._snapshot(session_id, stream)]
         stream.viewers.add(viewer)
         return viewer, missed
+
+    def _snapshot(self, session_id: str, stream: _Stream) -> bytes:
+        """The session's snapshot, built once per flush however many pages (re)connect.
+
+        Reusing one built earlier in the same flush interval is safe: whatever changed since is
+        still marked on the board, and the next update, which every viewer receives, carries it.
+        """
+        cached = self._snapshots.get(session_id)
+        if cached is not None and cached[0] == stream.seq:
+            return cached[1]
+        board = self.projection.boards[session_id]
+        data = frame("snapshot", self.event_id(stream.seq), views.snapshot(self.projection, board))
+        self._snapshots[session_id] = (stream.seq, data)
+        return data
 
     def _missed(self, stream: _Stream, last_event_id: str | None) -> list[bytes] | None:
         if not last_event_id:

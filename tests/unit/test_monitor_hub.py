@@ -60,6 +60,22 @@ def test_a_new_viewer_gets_a_snapshot_then_one_update_per_flush():
     assert viewer.frames.empty() and hub.flush() == 0
 
 
+def test_pages_connecting_in_one_flush_interval_share_one_snapshot_and_miss_nothing():
+    hub, projection, s = hub_with_session()
+    first, [snap1] = hub.subscribe(SESSION, None)
+    made = post_match(projection, s, 1)  # after the snapshot was built, before the next flush
+    assert made
+    second, [snap2] = hub.subscribe(SESSION, None)
+    assert snap2 is snap1  # built once
+    assert not made & {r["id"] for r in parse(snap2)[2]["matches"]}
+    hub.flush()
+    for viewer in (first, second):  # the next update carries what the snapshot lacked
+        kind, _, data = parse(viewer.frames.get_nowait())
+        assert kind == "update" and made <= {r["id"] for r in data["matches"]}
+    _, [snap3] = hub.subscribe(SESSION, None)
+    assert snap3 is not snap1 and made <= {r["id"] for r in parse(snap3)[2]["matches"]}
+
+
 def test_resuming_gets_exactly_the_missed_updates():
     hub, projection, s = hub_with_session()
     viewer, _ = hub.subscribe(SESSION, None)
