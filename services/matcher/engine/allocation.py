@@ -39,7 +39,7 @@ def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
         return
     scorer = Scorer(d.terms, open_kg, book.suppliers)
     ranked = _candidates(book, d, open_kg, scorer)
-    ranked.sort(key=lambda c: c[:3])
+    ranked.sort()  # (-score, price, seq): seq is unique, so the offer itself never compares
     dt = d.terms
     for _, _, _, o in ranked:
         remaining = d.open_kg

@@ -383,9 +383,13 @@ class MarketBook:
     def _settle(self, run: Run, demands: list[DemandState], offers: list[OfferState]) -> None:
         """Re-match what changed or got quantity back: demands take their best candidates (in
         arrival order), then offers go to the oldest waiting demands."""
-        for d in sorted({d.demand_id: d for d in demands}.values(), key=_by_seq):
+        if len(demands) > 1:
+            demands = sorted({d.demand_id: d for d in demands}.values(), key=_by_seq)
+        for d in demands:
             fill_demand(self, run, d)
-        for o in sorted({o.offer_id: o for o in offers}.values(), key=_by_seq):
+        if len(offers) > 1:
+            offers = sorted({o.offer_id: o for o in offers}.values(), key=_by_seq)
+        for o in offers:
             place_offer(self, run, o)
 
     def _expire(self, run: Run) -> None:
