@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.reference import price_per_kg
+from schemas.fields import Quantity
+from schemas.reference import price_per_kg, to_kg
 from schemas.reference.units import _UNITS, UnitKind
-from services.matcher.engine.terms import DemandTerms, OfferTerms, _per_kg
+from services.matcher.engine.terms import DemandTerms, OfferTerms, _per_kg, kg_of
 from tests.factories import demand, offer, window
 
 WEIGHT_UNITS = [unit.name_vi for unit, _ in _UNITS if unit.kind is UnitKind.WEIGHT]
@@ -97,6 +98,15 @@ def test_demand_terms_equal_their_restored_record(
 @pytest.mark.parametrize("price", [0, 1, 7, 999, 35_000, 52_123, 1_000_000, 123_456_789])
 def test_cached_price_per_kg_equals_the_reference(price, unit):
     assert same(_per_kg(price, unit), price_per_kg(price, unit))
+
+
+@pytest.mark.parametrize("unit", WEIGHT_UNITS)
+@pytest.mark.parametrize(
+    "amount", ["0.001", "0.5", "1", "8", "12.250", "300", "1E+3", "999999999999999.999"]
+)
+def test_kg_by_the_cached_factor_equals_the_reference(amount, unit):
+    quantity = Quantity(amount=Decimal(amount), unit=unit)
+    assert same(kg_of(quantity), to_kg(Decimal(amount), unit))
 
 
 @pytest.mark.parametrize("price", [-1, 1.5])
