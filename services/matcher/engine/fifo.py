@@ -63,13 +63,33 @@ class FifoMaxTree:
         self._dead += 1
 
     def at_least(self, x: float) -> Iterator[str]:
-        """Keys whose value is >= x, oldest first; values may change while iterating."""
-        slot = self._next(x, 0)
-        while slot >= 0:
-            key = self._keys[slot]
+        """Keys whose value is >= x, oldest first; values may change while iterating.
+
+        Each step finds the first slot from ``start`` whose value is >= x: up the tree until a
+        right sibling holds one, then down to its leftmost such leaf (the walk is inlined:
+        an offer may visit hundreds of demands, and a call per step would double the cost)."""
+        start = 0
+        while True:
+            tree, size = self._tree, self._size  # re-read: nothing is cached across yields
+            if start >= self._used:
+                return
+            i = size + start
+            if tree[i] < x:
+                while True:
+                    if i == 1:
+                        return
+                    if not i & 1 and tree[i + 1] >= x:
+                        i += 1
+                        break
+                    i >>= 1
+                while i < size:
+                    i <<= 1
+                    if tree[i] < x:
+                        i += 1
+            key = self._keys[i - size]
             assert key is not None
             yield key
-            slot = self._next(x, slot + 1)
+            start = i - size + 1
 
     def keys(self) -> Iterator[str]:
         """All keys, oldest first."""
@@ -88,26 +108,6 @@ class FifoMaxTree:
                 break
             tree[i] = best
             i >>= 1
-
-    def _next(self, x: float, start: int) -> int:
-        """The first slot >= start whose value is >= x, or -1."""
-        if start >= self._used:
-            return -1
-        tree, size = self._tree, self._size
-        i = size + start
-        if tree[i] < x:
-            while True:
-                if i == 1:
-                    return -1
-                if not i & 1 and tree[i + 1] >= x:
-                    i += 1
-                    break
-                i >>= 1
-            while i < size:
-                i <<= 1
-                if tree[i] < x:
-                    i += 1
-        return i - size
 
     def _rebuild(self) -> None:
         """Compact removed slots; grow when more than half the slots are live."""
