@@ -28,6 +28,7 @@ BUCKET_DAYS = 30
 MAX_BUCKETS = 8  # an offer ready over more buckets is filed once, as LONG, and always read
 LONG = -1
 ANYWHERE = "*"
+Filing = tuple[OfferTerms, OfferKey, tuple[Slot, ...], tuple[str, ...]]
 
 
 def _slots(t: OfferTerms) -> tuple[Slot, ...]:
@@ -63,14 +64,32 @@ class OfferIndex:
         regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
         return (t.price_milli << SEQ_BITS) | o.seq, _slots(t), regions
 
+    @classmethod
+    def filing(cls, o: OfferState) -> Filing:
+        """(terms, key, lists, regions) of ``o``'s current terms, kept on the offer while its
+        terms stay the same object: an offer leaves and re-enters the index as proposals
+        reserve and release it, and its lists need not be worked out again each time."""
+        filing = o.filing
+        if filing is None or filing[0] is not o.terms:
+            t = o.terms
+            regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
+            filing = o.filing = (t, (t.price_milli << SEQ_BITS) | o.seq, _slots(t), regions)
+        return filing
+
     def sync(self, o: OfferState) -> None:
         """Put ``o`` where its current terms and quantity say (or take it out)."""
-        want = self.placement(o)
-        if want == o.indexed:
+        indexed = o.indexed
+        if o.active and o.available_kg > 0:
+            want: Filing | None = self.filing(o)
+            if want is indexed:
+                return
+        elif indexed is None:
             return
+        else:
+            want = None
         lists, counts = self.lists, self.serving_count
-        if o.indexed is not None:
-            key, slots, regions = o.indexed
+        if indexed is not None:
+            _, key, slots, regions = indexed
             self.all.remove(key)
             del self.by_seq[o.seq]
             for slot in slots:
@@ -81,7 +100,7 @@ class OfferIndex:
             for region in regions:
                 counts[region] -= 1
         if want is not None:
-            key, slots, regions = want
+            _, key, slots, regions = want
             self.all.add(key)
             self.by_seq[o.seq] = o
             for slot in slots:
@@ -107,8 +126,9 @@ class OfferIndex:
         else:  # a very long window: read every bucket there is (few, as empty ones go)
             found = [lst for (b, r), lst in lists.items() if r in regions and first <= b <= last]
         found += [lists.get((LONG, r)) for r in regions]
-        streams = [lst for lst in found if lst is not None]
-        repeats = last > first or (LONG, ANYWHERE) in lists or (LONG, province) in lists
+        repeats = last > first or found[-2] is not None or found[-1] is not None
+        # a list whose cheapest key is above the ceiling would never add a key: leave it out
+        streams = [lst for lst in found if lst is not None and lst.first() <= high]
         after = None
         while streams:
             bound, batch, full = high, [], False

@@ -64,6 +64,10 @@ class SortedKeys:
                 return
         raise KeyError(key)
 
+    def first(self) -> Any:
+        """The smallest key (the container must not be empty)."""
+        return self._buckets[0][0]
+
     def __contains__(self, key: Any) -> bool:
         i = bisect_left(self._maxes, key)
         if i == len(self._maxes):
@@ -116,6 +120,6 @@ class SortedKeys:
         bucket = buckets[i]
         within = bisect_right(bucket, high)
         if i < len(buckets) // 2:
-            below = sum(len(b) for b in buckets[:i]) + within
+            below = sum(map(len, buckets[:i])) + within
             return self._len - below
-        return len(bucket) - within + sum(len(b) for b in buckets[i + 1 :])
+        return len(bucket) - within + sum(map(len, buckets[i + 1 :]))
