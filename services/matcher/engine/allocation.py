@@ -97,17 +97,16 @@ def place_offer(book: MarketBook, run: Run, o: OfferState) -> None:
     if not o.active or o.available_kg <= 0 or run.left <= 0:
         return
     ot, oid = o.terms, o.offer_id
-    demands, pairs, suppliers = book.demands, book.pairs, book.suppliers
+    pairs, suppliers = book.pairs, book.suppliers
     scan_limit = book.config.scan_limit
     start, end = ot.ready_start, ot.ready_end
-    for scanned, did in enumerate(book.waiting.admitting(ot.price_f)):
+    for scanned, d in enumerate(book.waiting.admitting(ot.price_f)):
         if scanned >= scan_limit:
             break
-        d = demands[did]
         dt = d.terms
         if dt.window_start > end or dt.window_end < start or not terms_fit(ot, dt):
             continue  # dates first (see fill_demand)
-        pair = pairs.get((oid, did))
+        pair = pairs.get((oid, d.demand_id))
         if pair is not None and pair.blocked:
             continue
         open_kg = d.open_kg

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator
+from operator import attrgetter
 
 from .fifo import NEG, FifoMaxTree
 from .records import DemandState, OfferState
@@ -159,7 +160,9 @@ class OfferIndex:
 
 
 class WaitingDemands:
-    """Active demands in arrival order; those with open quantity are findable by ceiling."""
+    """Active demands in arrival order; those with open quantity are findable by ceiling.
+    The tree holds the demand states themselves (hashed by identity), so an offer visiting
+    hundreds of demands reads each one's window without a lookup by id."""
 
     __slots__ = ("_open", "_tree")
 
@@ -174,36 +177,39 @@ class WaitingDemands:
     def add(self, d: DemandState) -> None:
         """Queue a new demand (it must be the newest by arrival seq)."""
         value = self._value(d)
-        self._tree.append(d.demand_id, value)
+        self._tree.append(d, value)
         self._open += value != NEG
 
     def sync(self, d: DemandState) -> None:
-        tree, key = self._tree, d.demand_id
-        before = tree.value(key) if key in tree else None
+        tree = self._tree
+        before = tree.value(d) if d in tree else None
         if not d.active:
             if before is not None:
-                tree.remove(key)
+                tree.remove(d)
                 self._open -= before != NEG
             return
         value = self._value(d)
         if before is None:
-            raise KeyError(f"demand {key!r} was never queued")
+            raise KeyError(f"demand {d.demand_id!r} was never queued")
         if value != before:
-            tree.set(key, value)
+            tree.set(d, value)
             self._open += (value != NEG) - (before != NEG)
 
-    def admitting(self, price: float) -> Iterator[str]:
-        """Ids of waiting demands whose ceiling is >= price, oldest first."""
+    def admitting(self, price: float) -> Iterator[DemandState]:
+        """Waiting demands whose ceiling is >= price, oldest first."""
         return self._tree.at_least(price)
 
     def queued(self) -> Iterator[str]:
         """Every active demand id, oldest first."""
-        return self._tree.keys()
+        return map(_demand_id, self._tree.keys())
 
-    def value(self, demand_id: str) -> float | None:
+    def value(self, d: DemandState) -> float | None:
         tree = self._tree
-        return tree.value(demand_id) if demand_id in tree else None
+        return tree.value(d) if d in tree else None
 
     @staticmethod
     def _value(d: DemandState) -> float:
         return d.terms.ceiling_f if d.active and d.open_kg > 0 else NEG
+
+
+_demand_id = attrgetter("demand_id")

@@ -86,7 +86,7 @@ def check_book(book: MarketBook) -> None:
         _ensure(d.active or not d.pending, f"{where}: cancelled but has pending matches")
         for mid in d.pending:
             _ensure(matches[mid].demand_id == did, f"{where}: holds {mid} of another demand")
-        value = book.waiting.value(did)
+        value = book.waiting.value(d)
         if not d.active:
             _ensure(value is None, f"{where}: cancelled but still queued")
             continue
