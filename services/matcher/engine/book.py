@@ -24,7 +24,6 @@ from schemas.events import (
     OfferPublished,
     OfferUpdated,
     OfferWithdrawn,
-    derived_id,
 )
 from schemas.matches import Party
 from schemas.orders import Demand, Offer
@@ -33,6 +32,7 @@ from .allocation import Run, fill_demand, place_offer
 from .config import MatchConfig
 from .constraints import failures
 from .diagnosis import unmatched_reason
+from .ids import match_id as new_match_id
 from .indexes import OfferIndex, WaitingDemands
 from .invariants import check_book
 from .outcomes import (
@@ -203,7 +203,7 @@ class MarketBook:
         pair = self.pairs.get((oid, did))
         if pair is None:
             pair = self.pairs[(oid, did)] = PairHistory()
-        match_id = derived_id("match", oid, did, str(pair.proposals))
+        match_id = new_match_id(oid, did, pair.proposals)
         pair.proposals += 1
         self._mseq += 1
         expires_at = run.now + self.config.proposal_ttl
