@@ -1,5 +1,6 @@
 """Terms are built straight from the pydantic orders for speed; they must equal what their own
-stored record gives back, and the cached price per kg must equal the reference conversion."""
+stored record gives back, and the cached price per kg, kilograms and match ids must equal the
+reference functions they stand in for."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas.events import derived_id
 from schemas.fields import Quantity
 from schemas.reference import price_per_kg, to_kg
 from schemas.reference.units import _UNITS, UnitKind
+from services.matcher.engine.ids import match_id
+from services.matcher.engine.scoring import CRITERIA, LABELS, reason
 from services.matcher.engine.terms import DemandTerms, OfferTerms, _per_kg, kg_of
 from tests.factories import demand, offer, window
 
@@ -123,3 +127,32 @@ def test_price_per_kg_of_a_count_unit_needs_a_pack_weight_either_way():
     with pytest.raises(ValueError) as cached:
         _per_kg(10_000, "hộp")
     assert str(cached.value) == str(reference.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(offer_id=st.text(min_size=1), demand_id=st.text(min_size=1), n=st.integers(0, 10**6))
+def test_match_ids_equal_the_derived_ids(offer_id, demand_id, n):
+    try:
+        expected = derived_id("match", offer_id, demand_id, str(n))
+    except UnicodeEncodeError:  # lone surrogates: both refuse them
+        with pytest.raises(UnicodeEncodeError):
+            match_id(offer_id, demand_id, n)
+        return
+    assert match_id(offer_id, demand_id, n) == expected
+
+
+def reference_reason(breakdown: dict[str, float]) -> str:
+    """``scoring.reason`` as first written (sorted by a key function), the reference."""
+    order = sorted(CRITERIA, key=lambda name: -breakdown[name] / CRITERIA[name])
+    parts = [f"{LABELS[n]} ({breakdown[n]:g}/{CRITERIA[n]:g})" for n in order[:2]]
+    return f"Strongest on {parts[0]} and {parts[1]}."
+
+
+POINTS = st.sampled_from([0.0, 2.5, 5.0, 7.5, 10.0, 12.34, 15.0, 30.0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(points=st.lists(POINTS, min_size=5, max_size=5))
+def test_reason_equals_the_key_function_version_ties_included(points):
+    breakdown = {name: min(p, top) for (name, top), p in zip(CRITERIA.items(), points, strict=True)}
+    assert reason(breakdown) == reference_reason(breakdown)
