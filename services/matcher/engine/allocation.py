@@ -79,7 +79,8 @@ def _candidates(
             pair = pairs.get((o.offer_id, did))
             if pair is not None and pair.blocked:
                 continue
-            q = min(o.available_kg, open_kg)
+            available = o.offered_kg - o.reserved_kg - o.confirmed_kg  # o.available_kg
+            q = available if available <= open_kg else open_kg  # min(), inlined
             if not lot_fits(ot, dt, q, open_kg):
                 continue
             ranked.append((-scorer.rank(ot, q), ot.price_per_kg, o.seq, o))

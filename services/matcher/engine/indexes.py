@@ -94,9 +94,7 @@ class OfferIndex:
             self.all.remove(key)
             del self.by_seq[o.seq]
             for slot in slots:
-                lst = lists[slot]
-                lst.remove(key)
-                if not lst:
+                if not lists[slot].remove(key):
                     del lists[slot]
             for region in regions:
                 counts[region] -= 1

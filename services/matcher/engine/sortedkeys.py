@@ -46,8 +46,9 @@ class SortedKeys:
             buckets[i : i + 1] = [bucket[:LOAD], bucket[LOAD:]]
             maxes[i : i + 1] = [bucket[LOAD - 1], bucket[-1]]
 
-    def remove(self, key: Any) -> None:
-        """Remove ``key``; raises KeyError when absent (an index out of step is a bug)."""
+    def remove(self, key: Any) -> int:
+        """Remove ``key`` and return how many keys are left; raises KeyError when absent (an
+        index out of step is a bug)."""
         buckets, maxes = self._buckets, self._maxes
         i = bisect_left(maxes, key)
         if i < len(maxes):
@@ -61,7 +62,7 @@ class SortedKeys:
                     del maxes[i]
                 elif j == len(bucket):
                     maxes[i] = bucket[-1]
-                return
+                return self._len
         raise KeyError(key)
 
     def first(self) -> Any:
