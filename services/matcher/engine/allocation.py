@@ -7,7 +7,6 @@ many kilograms, so the rules of choice live in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -22,13 +21,17 @@ if TYPE_CHECKING:
     from .book import MarketBook
 
 
-@dataclass(slots=True)
 class Run:
-    """One apply call: its clock, what it decided, and how many proposals it may still make."""
+    """One apply call: its clock, what it decided, and how many proposals it may still make.
+    A plain slotted class: one is made per event, and a dataclass default factory costs more
+    than the event's usual work."""
 
-    now: datetime
-    left: int
-    outcomes: list[Outcome] = field(default_factory=list)
+    __slots__ = ("left", "now", "outcomes")
+
+    def __init__(self, now: datetime, left: int) -> None:
+        self.now = now
+        self.left = left
+        self.outcomes: list[Outcome] = []
 
 
 def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:

@@ -91,8 +91,10 @@ class MarketBook:
         if self._clock is None or event.occurred_at > self._clock:
             self._clock = event.occurred_at
             self._dirty[META] = self._meta
-        run = Run(now=self._clock, left=self.config.max_proposals_per_event)
-        self._expire(run)
+        run = Run(self._clock, self.config.max_proposals_per_event)
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= run.now:  # most events have nothing due
+            self._expire(run)
         handler(self, event, run)
         return run.outcomes
 
