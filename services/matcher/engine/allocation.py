@@ -7,7 +7,6 @@ many kilograms, so the rules of choice live in one place.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -22,13 +21,17 @@ if TYPE_CHECKING:
     from .book import MarketBook
 
 
-@dataclass(slots=True)
 class Run:
-    """One apply call: its clock, what it decided, and how many proposals it may still make."""
+    """One apply call: its clock, what it decided, and how many proposals it may still make.
+    A plain slotted class: one is made per event, and a dataclass default factory costs more
+    than the event's usual work."""
 
-    now: datetime
-    left: int
-    outcomes: list[Outcome] = field(default_factory=list)
+    __slots__ = ("left", "now", "outcomes")
+
+    def __init__(self, now: datetime, left: int) -> None:
+        self.now = now
+        self.left = left
+        self.outcomes: list[Outcome] = []
 
 
 def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
@@ -39,7 +42,7 @@ def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
         return
     scorer = Scorer(d.terms, open_kg, book.suppliers)
     ranked = _candidates(book, d, open_kg, scorer)
-    ranked.sort(key=lambda c: c[:3])
+    ranked.sort()  # (-score, price, seq): seq is unique, so the offer itself never compares
     dt = d.terms
     for _, _, _, o in ranked:
         remaining = d.open_kg
@@ -79,7 +82,8 @@ def _candidates(
             pair = pairs.get((o.offer_id, did))
             if pair is not None and pair.blocked:
                 continue
-            q = min(o.available_kg, open_kg)
+            available = o.offered_kg - o.reserved_kg - o.confirmed_kg  # o.available_kg
+            q = available if available <= open_kg else open_kg  # min(), inlined
             if not lot_fits(ot, dt, q, open_kg):
                 continue
             ranked.append((-scorer.rank(ot, q), ot.price_per_kg, o.seq, o))
@@ -97,17 +101,16 @@ def place_offer(book: MarketBook, run: Run, o: OfferState) -> None:
     if not o.active or o.available_kg <= 0 or run.left <= 0:
         return
     ot, oid = o.terms, o.offer_id
-    demands, pairs, suppliers = book.demands, book.pairs, book.suppliers
+    pairs, suppliers = book.pairs, book.suppliers
     scan_limit = book.config.scan_limit
     start, end = ot.ready_start, ot.ready_end
-    for scanned, did in enumerate(book.waiting.admitting(ot.price_f)):
+    for scanned, d in enumerate(book.waiting.admitting(ot.price_f)):
         if scanned >= scan_limit:
             break
-        d = demands[did]
         dt = d.terms
         if dt.window_start > end or dt.window_end < start or not terms_fit(ot, dt):
             continue  # dates first (see fill_demand)
-        pair = pairs.get((oid, did))
+        pair = pairs.get((oid, d.demand_id))
         if pair is not None and pair.blocked:
             continue
         open_kg = d.open_kg

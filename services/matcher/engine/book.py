@@ -24,7 +24,6 @@ from schemas.events import (
     OfferPublished,
     OfferUpdated,
     OfferWithdrawn,
-    derived_id,
 )
 from schemas.matches import Party
 from schemas.orders import Demand, Offer
@@ -33,6 +32,7 @@ from .allocation import Run, fill_demand, place_offer
 from .config import MatchConfig
 from .constraints import failures
 from .diagnosis import unmatched_reason
+from .ids import match_id as new_match_id
 from .indexes import OfferIndex, WaitingDemands
 from .invariants import check_book
 from .outcomes import (
@@ -77,7 +77,8 @@ class MarketBook:
         self._mseq = 0  # proposal counter
         self._clock: datetime | None = None  # latest occurred_at seen: the market's time
         self._expiry: list[tuple[datetime, int, str]] = []  # (expires_at, seq, match id)
-        self._dirty: dict[str, None] = {}
+        self._dirty: dict[str, Any] = {}  # record key -> its entity now (None: deleted)
+        self._meta = _Meta(self)
 
     # -- public API -------------------------------------------------------------------------
     def apply(self, event: Any) -> list[Outcome]:
@@ -89,15 +90,20 @@ class MarketBook:
             raise ValueError(f"event for market {event.market_key!r} fed to {self.market!r}")
         if self._clock is None or event.occurred_at > self._clock:
             self._clock = event.occurred_at
-            self._dirty[META] = None
-        run = Run(now=self._clock, left=self.config.max_proposals_per_event)
-        self._expire(run)
+            self._dirty[META] = self._meta
+        run = Run(self._clock, self.config.max_proposals_per_event)
+        expiry = self._expiry
+        if expiry and expiry[0][0] <= run.now:  # most events have nothing due
+            self._expire(run)
         handler(self, event, run)
         return run.outcomes
 
     def drain_changes(self) -> dict[str, dict[str, Any] | None]:
         """Records changed since the last drain (None = deleted), JSON-serialisable."""
-        changes = {key: self._record(key) for key in self._dirty}
+        changes = {
+            key: None if entity is None else entity.to_record()
+            for key, entity in self._dirty.items()
+        }  # the entities were noted when marked: no key to parse, no table to search
         self._dirty = {}
         return changes
 
@@ -199,7 +205,7 @@ class MarketBook:
         pair = self.pairs.get((oid, did))
         if pair is None:
             pair = self.pairs[(oid, did)] = PairHistory()
-        match_id = derived_id("match", oid, did, str(pair.proposals))
+        match_id = new_match_id(oid, did, pair.proposals)
         pair.proposals += 1
         self._mseq += 1
         expires_at = run.now + self.config.proposal_ttl
@@ -217,8 +223,8 @@ class MarketBook:
         self.offer_index.sync(o)
         self.waiting.sync(d)
         dirty = self._dirty
-        dirty[f"o:{oid}"] = dirty[f"d:{did}"] = dirty[f"m:{match_id}"] = None
-        dirty[f"p:{oid}|{did}"] = dirty[META] = None
+        dirty[f"o:{oid}"], dirty[f"d:{did}"], dirty[f"m:{match_id}"] = o, d, m
+        dirty[f"p:{oid}|{did}"], dirty[META] = pair, self._meta
         run.left -= 1
         run.outcomes.append(
             Proposed(
@@ -260,7 +266,7 @@ class MarketBook:
         o.offered_kg = max(wanted, o.confirmed_kg)  # a confirmed kilogram stays promised
         o.over_committed_kg = max(ZERO, o.confirmed_kg - wanted)
         self.offer_index.sync(o)
-        self._dirty[f"o:{o.offer_id}"] = None
+        self._dirty[f"o:{o.offer_id}"] = o
         self._settle(run, returned, [o])
 
     def _on_offer_withdrawn(self, event: OfferWithdrawn, run: Run) -> None:
@@ -273,7 +279,7 @@ class MarketBook:
             self._release(run, self.matches[mid], "offer-withdrawn")[1] for mid in list(o.pending)
         ]
         self.offer_index.sync(o)
-        self._dirty[f"o:{o.offer_id}"] = None
+        self._dirty[f"o:{o.offer_id}"] = o
         self._settle(run, returned, [])
 
     def _on_demand_posted(self, event: DemandPosted, run: Run) -> None:
@@ -300,7 +306,7 @@ class MarketBook:
         if d.wanted_kg > d.confirmed_kg:
             d.filled = False
         self.waiting.sync(d)
-        self._dirty[f"d:{d.demand_id}"] = None
+        self._dirty[f"d:{d.demand_id}"] = d
         self._settle(run, [d], returned)
         self._demand_decided(run, d)
 
@@ -313,7 +319,7 @@ class MarketBook:
             self._release(run, self.matches[mid], "demand-cancelled")[0] for mid in list(d.pending)
         ]
         self.waiting.sync(d)
-        self._dirty[f"d:{d.demand_id}"] = None
+        self._dirty[f"d:{d.demand_id}"] = d
         self._settle(run, [], returned)
 
     def _on_match_accepted(self, event: MatchAccepted, run: Run) -> None:
@@ -328,7 +334,7 @@ class MarketBook:
             if m.supplier_accepted:
                 return
             m.supplier_accepted = True
-        self._dirty[f"m:{m.match_id}"] = None
+        self._dirty[f"m:{m.match_id}"] = m
         if m.buyer_accepted and m.supplier_accepted:
             self._confirm(run, m)
 
@@ -356,7 +362,7 @@ class MarketBook:
         self.offers[o.offer_id] = o
         self.active_offers += 1
         self.offer_index.sync(o)
-        self._dirty[f"o:{o.offer_id}"] = self._dirty[META] = None
+        self._dirty[f"o:{o.offer_id}"], self._dirty[META] = o, self._meta
         self._settle(run, [], [o])
 
     def _add_demand(self, demand: Demand, run: Run) -> None:
@@ -365,7 +371,7 @@ class MarketBook:
         d = DemandState(demand.demand_id, self._seq, terms, terms.quantity_kg)
         self.demands[d.demand_id] = d
         self.waiting.add(d)
-        self._dirty[f"d:{d.demand_id}"] = self._dirty[META] = None
+        self._dirty[f"d:{d.demand_id}"], self._dirty[META] = d, self._meta
         self._settle(run, [d], [])
         self._demand_decided(run, d)
 
@@ -379,9 +385,13 @@ class MarketBook:
     def _settle(self, run: Run, demands: list[DemandState], offers: list[OfferState]) -> None:
         """Re-match what changed or got quantity back: demands take their best candidates (in
         arrival order), then offers go to the oldest waiting demands."""
-        for d in sorted({d.demand_id: d for d in demands}.values(), key=_by_seq):
+        if len(demands) > 1:
+            demands = sorted({d.demand_id: d for d in demands}.values(), key=_by_seq)
+        for d in demands:
             fill_demand(self, run, d)
-        for o in sorted({o.offer_id: o for o in offers}.values(), key=_by_seq):
+        if len(offers) > 1:
+            offers = sorted({o.offer_id: o for o in offers}.values(), key=_by_seq)
+        for o in offers:
             place_offer(self, run, o)
 
     def _expire(self, run: Run) -> None:
@@ -421,7 +431,7 @@ class MarketBook:
         self.offer_index.sync(o)
         self.waiting.sync(d)
         dirty = self._dirty
-        dirty[f"m:{m.match_id}"] = dirty[f"o:{o.offer_id}"] = dirty[f"d:{d.demand_id}"] = None
+        dirty[f"m:{m.match_id}"], dirty[f"o:{o.offer_id}"], dirty[f"d:{d.demand_id}"] = None, o, d
         return o, d
 
     def _confirm(self, run: Run, m: MatchState) -> None:
@@ -436,48 +446,43 @@ class MarketBook:
         d.confirmed_kg += q
         self._supplier(m.supplier_id).confirmed += 1
         dirty = self._dirty
-        dirty[f"m:{m.match_id}"] = dirty[f"o:{o.offer_id}"] = dirty[f"d:{d.demand_id}"] = None
+        dirty[f"m:{m.match_id}"], dirty[f"o:{o.offer_id}"], dirty[f"d:{d.demand_id}"] = None, o, d
         run.outcomes.append(Confirmed(m.match_id, m.offer_id, m.demand_id, q))
         self._check_filled(run, d)
 
     def _check_filled(self, run: Run, d: DemandState) -> None:
         if d.active and not d.filled and d.confirmed_kg > 0 and d.confirmed_kg >= d.wanted_kg:
             d.filled = True
-            self._dirty[f"d:{d.demand_id}"] = None
+            self._dirty[f"d:{d.demand_id}"] = d
             run.outcomes.append(DemandFilled(d.demand_id, d.confirmed_kg))
 
     def _block_pair(self, m: MatchState) -> None:
-        self.pairs[(m.offer_id, m.demand_id)].blocked = True
-        self._dirty[f"p:{m.offer_id}|{m.demand_id}"] = None
+        pair = self.pairs[(m.offer_id, m.demand_id)]
+        pair.blocked = True
+        self._dirty[f"p:{m.offer_id}|{m.demand_id}"] = pair
 
     def _supplier(self, supplier_id: str) -> SupplierRecord:
         record = self.suppliers.get(supplier_id)
         if record is None:
             record = self.suppliers[supplier_id] = SupplierRecord()
-        self._dirty[f"s:{supplier_id}"] = None
+        self._dirty[f"s:{supplier_id}"] = record
         return record
 
     def _meta_record(self) -> dict[str, Any]:
         clock = None if self._clock is None else self._clock.isoformat()
         return {"seq": self._seq, "match_seq": self._mseq, "clock": clock}
 
-    def _record(self, key: str) -> dict[str, Any] | None:
-        if key == META:
-            return self._meta_record()
-        kind, ident = key[0], key[2:]
-        entity: Any
-        if kind == "o":
-            entity = self.offers.get(ident)
-        elif kind == "d":
-            entity = self.demands.get(ident)
-        elif kind == "m":
-            entity = self.matches.get(ident)
-        elif kind == "p":
-            oid, _, did = ident.partition("|")
-            entity = self.pairs.get((oid, did))
-        else:
-            entity = self.suppliers.get(ident)
-        return None if entity is None else entity.to_record()
+
+class _Meta:
+    """The book's own record (counters and clock) as a dirty entity like the others."""
+
+    __slots__ = ("book",)
+
+    def __init__(self, book: MarketBook) -> None:
+        self.book = book
+
+    def to_record(self) -> dict[str, Any]:
+        return self.book._meta_record()
 
 
 def _by_seq(item: OfferState | DemandState) -> int:

@@ -9,14 +9,16 @@ renumbers slots but never changes the arrival order, so decisions do not depend 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator
+from collections.abc import Hashable, Iterator
+from typing import Any
 
 NEG = float("-inf")
 
 
 class FifoMaxTree:
     """Keys in insertion order, each with a float value; finds keys with value >= x, oldest
-    first. A key whose value is -inf is present but never found (e.g. nothing open)."""
+    first. A key whose value is -inf is present but never found (e.g. nothing open). Keys are
+    any hashable objects (the book's waiting demands use the demand states)."""
 
     __slots__ = ("_dead", "_keys", "_size", "_slot", "_tree", "_used")
 
@@ -25,21 +27,21 @@ class FifoMaxTree:
         while self._size < capacity:
             self._size *= 2
         self._tree = array("d", [NEG]) * (2 * self._size)  # contiguous: kind to the cache
-        self._keys: list[str | None] = [None] * self._size
-        self._slot: dict[str, int] = {}
+        self._keys: list[Hashable | None] = [None] * self._size
+        self._slot: dict[Hashable, int] = {}
         self._used = 0  # slots handed out so far
         self._dead = 0  # removed slots not yet compacted
 
     def __len__(self) -> int:
         return len(self._slot)
 
-    def __contains__(self, key: str) -> bool:
+    def __contains__(self, key: Hashable) -> bool:
         return key in self._slot
 
-    def value(self, key: str) -> float:
+    def value(self, key: Hashable) -> float:
         return self._tree[self._size + self._slot[key]]
 
-    def append(self, key: str, value: float) -> None:
+    def append(self, key: Hashable, value: float) -> None:
         """Add a key after every key present (it is the newest)."""
         if key in self._slot:
             raise KeyError(f"{key!r} is already queued")
@@ -51,27 +53,47 @@ class FifoMaxTree:
         self._keys[slot] = key
         self._set(slot, value)
 
-    def set(self, key: str, value: float) -> None:
+    def set(self, key: Hashable, value: float) -> None:
         slot = self._slot[key]
         if self._tree[self._size + slot] != value:
             self._set(slot, value)
 
-    def remove(self, key: str) -> None:
+    def remove(self, key: Hashable) -> None:
         slot = self._slot.pop(key)
         self._keys[slot] = None
         self._set(slot, NEG)
         self._dead += 1
 
-    def at_least(self, x: float) -> Iterator[str]:
-        """Keys whose value is >= x, oldest first; values may change while iterating."""
-        slot = self._next(x, 0)
-        while slot >= 0:
-            key = self._keys[slot]
+    def at_least(self, x: float) -> Iterator[Any]:
+        """Keys whose value is >= x, oldest first; values may change while iterating.
+
+        Each step finds the first slot from ``start`` whose value is >= x: up the tree until a
+        right sibling holds one, then down to its leftmost such leaf (the walk is inlined:
+        an offer may visit hundreds of demands, and a call per step would double the cost)."""
+        start = 0
+        while True:
+            tree, size = self._tree, self._size  # re-read: nothing is cached across yields
+            if start >= self._used:
+                return
+            i = size + start
+            if tree[i] < x:
+                while True:
+                    if i == 1:
+                        return
+                    if not i & 1 and tree[i + 1] >= x:
+                        i += 1
+                        break
+                    i >>= 1
+                while i < size:
+                    i <<= 1
+                    if tree[i] < x:
+                        i += 1
+            key = self._keys[i - size]
             assert key is not None
             yield key
-            slot = self._next(x, slot + 1)
+            start = i - size + 1
 
-    def keys(self) -> Iterator[str]:
+    def keys(self) -> Iterator[Any]:
         """All keys, oldest first."""
         return (key for key in self._keys[: self._used] if key is not None)
 
@@ -88,26 +110,6 @@ class FifoMaxTree:
                 break
             tree[i] = best
             i >>= 1
-
-    def _next(self, x: float, start: int) -> int:
-        """The first slot >= start whose value is >= x, or -1."""
-        if start >= self._used:
-            return -1
-        tree, size = self._tree, self._size
-        i = size + start
-        if tree[i] < x:
-            while True:
-                if i == 1:
-                    return -1
-                if not i & 1 and tree[i + 1] >= x:
-                    i += 1
-                    break
-                i >>= 1
-            while i < size:
-                i <<= 1
-                if tree[i] < x:
-                    i += 1
-        return i - size
 
     def _rebuild(self) -> None:
         """Compact removed slots; grow when more than half the slots are live."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator
+from operator import attrgetter
 
 from .fifo import NEG, FifoMaxTree
 from .records import DemandState, OfferState
@@ -28,6 +29,7 @@ BUCKET_DAYS = 30
 MAX_BUCKETS = 8  # an offer ready over more buckets is filed once, as LONG, and always read
 LONG = -1
 ANYWHERE = "*"
+Filing = tuple[OfferTerms, OfferKey, tuple[Slot, ...], tuple[str, ...]]
 
 
 def _slots(t: OfferTerms) -> tuple[Slot, ...]:
@@ -63,25 +65,41 @@ class OfferIndex:
         regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
         return (t.price_milli << SEQ_BITS) | o.seq, _slots(t), regions
 
+    @classmethod
+    def filing(cls, o: OfferState) -> Filing:
+        """(terms, key, lists, regions) of ``o``'s current terms, kept on the offer while its
+        terms stay the same object: an offer leaves and re-enters the index as proposals
+        reserve and release it, and its lists need not be worked out again each time."""
+        filing = o.filing
+        if filing is None or filing[0] is not o.terms:
+            t = o.terms
+            regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
+            filing = o.filing = (t, (t.price_milli << SEQ_BITS) | o.seq, _slots(t), regions)
+        return filing
+
     def sync(self, o: OfferState) -> None:
         """Put ``o`` where its current terms and quantity say (or take it out)."""
-        want = self.placement(o)
-        if want == o.indexed:
+        indexed = o.indexed
+        if o.active and o.available_kg > 0:
+            want: Filing | None = self.filing(o)
+            if want is indexed:
+                return
+        elif indexed is None:
             return
+        else:
+            want = None
         lists, counts = self.lists, self.serving_count
-        if o.indexed is not None:
-            key, slots, regions = o.indexed
+        if indexed is not None:
+            _, key, slots, regions = indexed
             self.all.remove(key)
             del self.by_seq[o.seq]
             for slot in slots:
-                lst = lists[slot]
-                lst.remove(key)
-                if not lst:
+                if not lists[slot].remove(key):
                     del lists[slot]
             for region in regions:
                 counts[region] -= 1
         if want is not None:
-            key, slots, regions = want
+            _, key, slots, regions = want
             self.all.add(key)
             self.by_seq[o.seq] = o
             for slot in slots:
@@ -107,8 +125,9 @@ class OfferIndex:
         else:  # a very long window: read every bucket there is (few, as empty ones go)
             found = [lst for (b, r), lst in lists.items() if r in regions and first <= b <= last]
         found += [lists.get((LONG, r)) for r in regions]
-        streams = [lst for lst in found if lst is not None]
-        repeats = last > first or (LONG, ANYWHERE) in lists or (LONG, province) in lists
+        repeats = last > first or found[-2] is not None or found[-1] is not None
+        # a list whose cheapest key is above the ceiling would never add a key: leave it out
+        streams = [lst for lst in found if lst is not None and lst.first() <= high]
         after = None
         while streams:
             bound, batch, full = high, [], False
@@ -139,7 +158,9 @@ class OfferIndex:
 
 
 class WaitingDemands:
-    """Active demands in arrival order; those with open quantity are findable by ceiling."""
+    """Active demands in arrival order; those with open quantity are findable by ceiling.
+    The tree holds the demand states themselves (hashed by identity), so an offer visiting
+    hundreds of demands reads each one's window without a lookup by id."""
 
     __slots__ = ("_open", "_tree")
 
@@ -154,36 +175,39 @@ class WaitingDemands:
     def add(self, d: DemandState) -> None:
         """Queue a new demand (it must be the newest by arrival seq)."""
         value = self._value(d)
-        self._tree.append(d.demand_id, value)
+        self._tree.append(d, value)
         self._open += value != NEG
 
     def sync(self, d: DemandState) -> None:
-        tree, key = self._tree, d.demand_id
-        before = tree.value(key) if key in tree else None
+        tree = self._tree
+        before = tree.value(d) if d in tree else None
         if not d.active:
             if before is not None:
-                tree.remove(key)
+                tree.remove(d)
                 self._open -= before != NEG
             return
         value = self._value(d)
         if before is None:
-            raise KeyError(f"demand {key!r} was never queued")
+            raise KeyError(f"demand {d.demand_id!r} was never queued")
         if value != before:
-            tree.set(key, value)
+            tree.set(d, value)
             self._open += (value != NEG) - (before != NEG)
 
-    def admitting(self, price: float) -> Iterator[str]:
-        """Ids of waiting demands whose ceiling is >= price, oldest first."""
+    def admitting(self, price: float) -> Iterator[DemandState]:
+        """Waiting demands whose ceiling is >= price, oldest first."""
         return self._tree.at_least(price)
 
     def queued(self) -> Iterator[str]:
         """Every active demand id, oldest first."""
-        return self._tree.keys()
+        return map(_demand_id, self._tree.keys())
 
-    def value(self, demand_id: str) -> float | None:
+    def value(self, d: DemandState) -> float | None:
         tree = self._tree
-        return tree.value(demand_id) if demand_id in tree else None
+        return tree.value(d) if d in tree else None
 
     @staticmethod
     def _value(d: DemandState) -> float:
         return d.terms.ceiling_f if d.active and d.open_kg > 0 else NEG
+
+
+_demand_id = attrgetter("demand_id")

@@ -55,8 +55,9 @@ def check_book(book: MarketBook) -> None:
             f"{where}: {'missing from' if should else 'stale in'} the offer index",
         )
         if o.indexed is not None:
-            _ensure(o.indexed == book.offer_index.placement(o), f"{where}: filed by old terms")
-            key, slots, _ = o.indexed
+            terms, key, slots, regions = o.indexed
+            placed = (key, slots, regions) == book.offer_index.placement(o)
+            _ensure(placed and terms is o.terms, f"{where}: filed by old terms")
             _ensure(key in book.offer_index.all, f"{where}: key not in the offer index")
             lists = book.offer_index.lists
             _ensure(all(key in lists[s] for s in slots), f"{where}: missing from a list")
@@ -68,7 +69,7 @@ def check_book(book: MarketBook) -> None:
     _ensure(indexed == len(index), f"offer index holds {len(index)} keys, not {indexed}")
     _ensure(indexed == len(index.by_seq), f"offer index maps {len(index.by_seq)} seqs")
     filed = sum(len(lst) for lst in index.lists.values())
-    expected = sum(len(o.indexed[1]) for o in book.offers.values() if o.indexed is not None)
+    expected = sum(len(o.indexed[2]) for o in book.offers.values() if o.indexed is not None)
     _ensure(filed == expected, f"offer lists hold {filed} keys, expected {expected}")
 
     waiting = 0
@@ -85,7 +86,7 @@ def check_book(book: MarketBook) -> None:
         _ensure(d.active or not d.pending, f"{where}: cancelled but has pending matches")
         for mid in d.pending:
             _ensure(matches[mid].demand_id == did, f"{where}: holds {mid} of another demand")
-        value = book.waiting.value(did)
+        value = book.waiting.value(d)
         if not d.active:
             _ensure(value is None, f"{where}: cancelled but still queued")
             continue

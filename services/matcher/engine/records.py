@@ -27,7 +27,8 @@ class OfferState:
     over_committed_kg: Decimal = ZERO  # promised beyond what the supplier now offers
     active: bool = True  # False once withdrawn
     pending: dict[str, None] = field(default_factory=dict)  # match ids, oldest first
-    indexed: tuple | None = None  # (index key, ships_to) while in the offer index
+    indexed: tuple | None = None  # its OfferIndex.filing while in the offer index
+    filing: tuple | None = None  # OfferIndex.filing of its current terms (a cache)
 
     @property
     def available_kg(self) -> Decimal:

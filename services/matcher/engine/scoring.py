@@ -124,8 +124,15 @@ def score(
     return Scorer(d, open_kg, suppliers or {}).score(o, quantity_kg)
 
 
+_REASON_ITEMS = tuple((name, top, LABELS[name], f"{top:g}") for name, top in CRITERIA.items())
+
+
 def reason(breakdown: dict[str, float]) -> str:
-    """A short sentence naming the two strongest criteria (relative to their maximum)."""
-    order = sorted(CRITERIA, key=lambda name: -breakdown[name] / CRITERIA[name])
-    parts = [f"{LABELS[n]} ({breakdown[n]:g}/{CRITERIA[n]:g})" for n in order[:2]]
+    """A short sentence naming the two strongest criteria (relative to their maximum); ties go
+    to the criterion listed first (the position breaks them, so no key function is needed)."""
+    order = sorted([(-breakdown[item[0]] / item[1], i) for i, item in enumerate(_REASON_ITEMS)])
+    parts = []
+    for _, i in order[:2]:
+        name, _, label, top = _REASON_ITEMS[i]
+        parts.append(f"{label} ({breakdown[name]:g}/{top})")
     return f"Strongest on {parts[0]} and {parts[1]}."

@@ -46,8 +46,9 @@ class SortedKeys:
             buckets[i : i + 1] = [bucket[:LOAD], bucket[LOAD:]]
             maxes[i : i + 1] = [bucket[LOAD - 1], bucket[-1]]
 
-    def remove(self, key: Any) -> None:
-        """Remove ``key``; raises KeyError when absent (an index out of step is a bug)."""
+    def remove(self, key: Any) -> int:
+        """Remove ``key`` and return how many keys are left; raises KeyError when absent (an
+        index out of step is a bug)."""
         buckets, maxes = self._buckets, self._maxes
         i = bisect_left(maxes, key)
         if i < len(maxes):
@@ -61,8 +62,12 @@ class SortedKeys:
                     del maxes[i]
                 elif j == len(bucket):
                     maxes[i] = bucket[-1]
-                return
+                return self._len
         raise KeyError(key)
+
+    def first(self) -> Any:
+        """The smallest key (the container must not be empty)."""
+        return self._buckets[0][0]
 
     def __contains__(self, key: Any) -> bool:
         i = bisect_left(self._maxes, key)
@@ -116,6 +121,6 @@ class SortedKeys:
         bucket = buckets[i]
         within = bisect_right(bucket, high)
         if i < len(buckets) // 2:
-            below = sum(len(b) for b in buckets[:i]) + within
+            below = sum(map(len, buckets[:i])) + within
             return self._len - below
-        return len(bucket) - within + sum(len(b) for b in buckets[i + 1 :])
+        return len(bucket) - within + sum(map(len, buckets[i + 1 :]))

@@ -8,7 +8,7 @@ restore needs no pydantic validation.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
 from typing import Any
@@ -26,8 +26,24 @@ INF = float("inf")
 
 @lru_cache(maxsize=65536)
 def _per_kg(unit_price_vnd: int, unit: str) -> Decimal:
-    """Price per kg; cached because catalogues repeat the same few prices and units."""
-    return price_per_kg(unit_price_vnd, unit)
+    """``price_per_kg``, cached: catalogues repeat the same few prices and units."""
+    if type(unit_price_vnd) is not int or unit_price_vnd < 0:
+        return price_per_kg(unit_price_vnd, unit)  # raises the reference's error
+    return _tidy(Decimal(unit_price_vnd) / _kg_per_unit(unit))
+
+
+@lru_cache(maxsize=256)
+def _kg_per_unit(unit: str) -> Decimal:
+    """Kilograms in one ``unit``: the slow part of ``price_per_kg`` (it folds Vietnamese text),
+    looked up once per unit instead of once per new price."""
+    return to_kg(1, unit)
+
+
+def _tidy(value: Decimal) -> Decimal:
+    """What ``schemas.reference`` does to a price per kg (tests hold ``_per_kg`` equal to it)."""
+    if value == value.to_integral_value():
+        return value.quantize(Decimal(1))
+    return value.normalize()
 
 
 @lru_cache(maxsize=65536)
@@ -46,7 +62,9 @@ def milli(price_per_kg: Decimal) -> int:
     return int((price_per_kg * 1000).to_integral_value(rounding=ROUND_FLOOR))
 
 
+@lru_cache(maxsize=4096)
 def _iso(day: int) -> str:
+    """An ordinal as ISO text, cached: books hold a few hundred distinct days."""
     return date.fromordinal(day).isoformat()
 
 
@@ -85,36 +103,66 @@ class OfferTerms:
 
     @classmethod
     def from_offer(cls, offer: Offer) -> OfferTerms:
+        """The terms and their record, built side by side (``from_record`` of the record gives
+        equal terms: a test holds them so), without parsing back what was just formatted."""
         product = offer.product
-        lead = timedelta(days=offer.lead_time_days)
+        lead = offer.lead_time_days
+        ready_start = offer.available.start.toordinal() + lead
+        ready_end = offer.available.end.toordinal() + lead
         until = None
         if product.ocop_rated_on is not None:
             until = add_months(product.ocop_rated_on, OCOP_RATING_VALID_MONTHS).toordinal()
         ships = None
         if offer.ships_to is not None:
             ships = tuple(sorted({p.code for p in offer.ships_to}))
+        quantity = kg_of(offer.quantity)
+        min_order = None if offer.min_order is None else kg_of(offer.min_order)
+        excluded = sorted(set(offer.excluded_buyers))
+        certifications = sorted(str(c) for c in product.certifications)
+        price, unit = offer.unit_price_vnd, offer.price_unit
+        per_kg = _per_kg(price, unit)
         record = {
             "supplier": offer.supplier_id,
             "revision": offer.revision,
-            "quantity_kg": str(kg_of(offer.quantity)),
-            "unit_price_vnd": offer.unit_price_vnd,
-            "price_unit": offer.price_unit,
+            "quantity_kg": str(quantity),
+            "unit_price_vnd": price,
+            "price_unit": unit,
             "origin": offer.origin_province.code,
             "ships_to": None if ships is None else list(ships),
-            "min_order_kg": None if offer.min_order is None else str(kg_of(offer.min_order)),
-            "ready": [
-                (offer.available.start + lead).isoformat(),
-                (offer.available.end + lead).isoformat(),
-            ],
+            "min_order_kg": None if min_order is None else str(min_order),
+            "ready": [_iso(ready_start), _iso(ready_end)],
             "max_deferred_days": offer.max_deferred_payment_days,
             "vat_invoice": offer.issues_vat_invoice,
             "traceability": offer.has_traceability_stamps,
-            "excluded_buyers": sorted(set(offer.excluded_buyers)),
+            "excluded_buyers": excluded,
             "stars": product.ocop_stars,
             "stars_until": None if until is None else _iso(until),
-            "certifications": sorted(str(c) for c in product.certifications),
+            "certifications": certifications,
         }
-        return cls.from_record(record)
+        return cls(
+            supplier_id=record["supplier"],
+            revision=record["revision"],
+            quantity_kg=quantity,
+            unit_price_vnd=price,
+            price_unit=unit,
+            price_per_kg=per_kg,
+            price_f=float(per_kg),
+            price_milli=milli(per_kg),
+            origin=record["origin"],
+            ships_to=ships,
+            ships_set=None if ships is None else frozenset(ships),
+            min_order_kg=min_order,
+            ready_start=ready_start,
+            ready_end=ready_end,
+            max_deferred_days=record["max_deferred_days"],
+            vat_invoice=record["vat_invoice"],
+            traceability=record["traceability"],
+            excluded_buyers=frozenset(excluded),
+            stars=record["stars"],
+            stars_until=until,
+            certifications=frozenset(certifications),
+            record=record,
+        )
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> OfferTerms:
@@ -171,29 +219,54 @@ class DemandTerms:
 
     @classmethod
     def from_demand(cls, demand: Demand) -> DemandTerms:
+        """As ``OfferTerms.from_offer``: terms and record side by side."""
+        window = demand.delivery_window
+        quantity = kg_of(demand.quantity)
+        min_lot = None if demand.min_lot is None else kg_of(demand.min_lot)
+        price, unit = demand.max_unit_price_vnd, demand.price_unit
+        ceiling = None if price is None else _per_kg(price, unit)
+        criteria = demand.criteria
+        required = sorted(str(c) for c in criteria.required_certifications)
+        excluded = sorted(set(demand.excluded_suppliers))
         record = {
             "buyer": demand.buyer_id,
             "revision": demand.revision,
-            "quantity_kg": str(kg_of(demand.quantity)),
-            "max_unit_price_vnd": demand.max_unit_price_vnd,
-            "price_unit": demand.price_unit,
+            "quantity_kg": str(quantity),
+            "max_unit_price_vnd": price,
+            "price_unit": unit,
             "province": demand.delivery_province.code,
-            "window": [
-                demand.delivery_window.start.isoformat(),
-                demand.delivery_window.end.isoformat(),
-            ],
+            "window": [window.start.isoformat(), window.end.isoformat()],
             "payment_days": demand.payment_terms_days,
             "needs_vat_invoice": demand.requires_vat_invoice,
             "needs_traceability": demand.requires_traceability,
             "accepts_partial": demand.accepts_partial,
-            "min_lot_kg": None if demand.min_lot is None else str(kg_of(demand.min_lot)),
-            "min_stars": demand.criteria.min_ocop_stars,
-            "required_certifications": sorted(
-                str(c) for c in demand.criteria.required_certifications
-            ),
-            "excluded_suppliers": sorted(set(demand.excluded_suppliers)),
+            "min_lot_kg": None if min_lot is None else str(min_lot),
+            "min_stars": criteria.min_ocop_stars,
+            "required_certifications": required,
+            "excluded_suppliers": excluded,
         }
-        return cls.from_record(record)
+        return cls(
+            buyer_id=record["buyer"],
+            revision=record["revision"],
+            quantity_kg=quantity,
+            max_unit_price_vnd=price,
+            price_unit=unit,
+            ceiling_per_kg=ceiling,
+            ceiling_f=INF if ceiling is None else float(ceiling),
+            ceiling_milli=None if ceiling is None else milli(ceiling),
+            province=record["province"],
+            window_start=window.start.toordinal(),
+            window_end=window.end.toordinal(),
+            payment_days=record["payment_days"],
+            needs_vat_invoice=record["needs_vat_invoice"],
+            needs_traceability=record["needs_traceability"],
+            accepts_partial=record["accepts_partial"],
+            min_lot_kg=min_lot,
+            min_stars=record["min_stars"],
+            required_certifications=frozenset(required),
+            excluded_suppliers=frozenset(excluded),
+            record=record,
+        )
 
     @classmethod
     def from_record(cls, r: dict[str, Any]) -> DemandTerms:
