@@ -9,12 +9,15 @@ message, and writing per batch instead of per event is most of the worker's spee
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import MutableMapping
 from datetime import timedelta
+from typing import Any
 
 import faust
-from faust.serializers import codecs
+from faust.stores.memory import Store as MemoryStore
 from faust.types import EventT, ProducerT
 
 from ketnoi.settings import Settings
@@ -26,6 +29,7 @@ from services.matcher.durable import DurableBooks
 from services.matcher.engine import MatchConfig
 
 log = logging.getLogger("ketnoi.matcher")
+_json = json.JSONEncoder(separators=(",", ":")).encode  # what Faust's "json" codec writes
 
 BATCH_EVENTS = 500
 """Most events taken at once; a backlog is worked through in batches of this size."""
@@ -49,32 +53,40 @@ def match_config(settings: Settings) -> MatchConfig:
     return MatchConfig(proposal_ttl=timedelta(hours=settings.match_proposal_ttl_hours))
 
 
+def table_mapping(table: faust.Table) -> MutableMapping[str, Any]:
+    """The table's contents as a plain dict where the store is Faust's in-memory one (ours,
+    see make_app): read and written per record, the store's generic Mapping layers cost more
+    than the dict lookups themselves."""
+    store = table.data
+    return store.data if isinstance(store, MemoryStore) else store
+
+
 class TableWriter:
-    """A batch's table writes: into the table's store at once, to its changelog by ``flush``.
+    """A batch's table writes: into the table's contents at once, to its changelog by ``flush``.
 
     ``table[key] = value`` would take the changelog partition from the stream's current event,
     which a batch taken with ``take_events`` does not set in the agent's task, and goes through
-    Faust's per-message machinery; here each write is encoded with the table's own codecs and
-    handed to the producer in order, to the partition of the events that made it.
+    Faust's per-message machinery; here each write is encoded as the table's JSON codec would
+    (keys and values are plain JSON) and handed to the producer in order, to the partition of
+    the events that made it.
     """
 
-    def __init__(self, table: faust.Table) -> None:
-        self.table = table
+    def __init__(self, table: faust.Table, contents: MutableMapping[str, Any]) -> None:
+        if not table.key_serializer == table.value_serializer == "json":
+            raise ValueError(f"table {table.name}: TableWriter encodes JSON keys and values only")
+        self.table, self.contents = table, contents
         self.pending: list[tuple[int, str, object]] = []
 
     def __call__(self, partition: int, key: str, value: object) -> None:
-        self.table.data[key] = value
+        self.contents[key] = value
         self.pending.append((partition, key, value))
 
     async def flush(self, producer: ProducerT) -> None:
-        table, pending = self.table, self.pending
-        self.pending = []
-        topic = table.changelog_topic.get_topic_name()
-        key_codec, value_codec = table.key_serializer, table.value_serializer
-        dumps = codecs.dumps
+        pending, self.pending = self.pending, []
+        topic = self.table.changelog_topic.get_topic_name()
         for partition, key, value in pending:
-            await producer.send(topic, dumps(key_codec, key), dumps(value_codec, value),
-                                partition, None, None)  # fmt: skip
+            await producer.send(topic, _json(key).encode(), _json(value).encode(), partition,
+                                None, None)  # fmt: skip
 
 
 def build(settings: Settings) -> faust.App:
@@ -84,8 +96,9 @@ def build(settings: Settings) -> faust.App:
     matches_name = names.matches
     dead_letter = raw_topic(app, names.dead_letter)
     table = app.Table("book", default=None, partitions=settings.topic_partitions)
-    writer = TableWriter(table)
-    books = DurableBooks(table.data, match_config(settings), write=writer)
+    contents = table_mapping(table)
+    writer = TableWriter(table, contents)
+    books = DurableBooks(contents, match_config(settings), write=writer)
 
     @app.task
     async def declare_topics() -> None:
