@@ -113,29 +113,32 @@ def build(settings: Settings) -> faust.App:
 
     @app.agent(orders)
     async def match(stream: faust.StreamT) -> None:
-        # take_events acks a batch's events only after this loop's body is done with them; a
-        # fail-stop exits before, so none of them is committed.
+        # take_events acks a batch's events when this loop's body is done with them, and also
+        # when the body is left by an exception (its generator's ``finally``): every way out of
+        # a batch but the end goes through fail_stop, which exits before anything is acked.
         async for events in stream.take_events(BATCH_EVENTS, BATCH_SECONDS):
-            by_partition: dict[int, list[tuple[int, AnyEvent]]] = {}
-            for event in events:
-                parsed = await parse_or_dead_letter(event, dead_letter, "matcher", log,
-                                                    check=belongs_on_orders)  # fmt: skip
-                if parsed is not None:
-                    message = event.message
-                    by_partition.setdefault(message.partition, []).append((message.offset, parsed))
             try:
-                outputs = [
-                    output
-                    for partition, items in by_partition.items()
-                    for outs in books.process_batch(partition, items)
-                    for output in outs
-                ]
-                await writer.flush(app.producer)
-                for output in outputs:
-                    await app.producer.send(matches_name, output.key, output.value, None, None,
-                                            None)  # fmt: skip
-            except Exception as exc:  # fail-stop keeps the batch for redelivery
+                await process(events)
+            except BaseException as exc:  # even a cancellation mid-batch: redeliver the batch
                 fail_stop(log, "matcher", exc)
+
+    async def process(events: list[EventT]) -> None:
+        by_partition: dict[int, list[tuple[int, AnyEvent]]] = {}
+        for event in events:
+            parsed = await parse_or_dead_letter(event, dead_letter, "matcher", log,
+                                                check=belongs_on_orders)  # fmt: skip
+            if parsed is not None:
+                message = event.message
+                by_partition.setdefault(message.partition, []).append((message.offset, parsed))
+        outputs = [
+            output
+            for partition, items in by_partition.items()
+            for outs in books.process_batch(partition, items)
+            for output in outs
+        ]
+        await writer.flush(app.producer)
+        for output in outputs:
+            await app.producer.send(matches_name, output.key, output.value, None, None, None)
 
     @app.timer(interval=settings.match_tick_seconds)
     async def tick() -> None:
