@@ -9,6 +9,7 @@ message, and writing per batch instead of per event is most of the worker's spee
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import uuid
@@ -89,6 +90,39 @@ class TableWriter:
                                 None, None)  # fmt: skip
 
 
+class ShortFullCollections:
+    """Keep the garbage collector's full collections short as the books grow.
+
+    A full (generation 2) collection walks every tracked object: with tens of thousands of
+    orders in the books and the table, each took 100-480 ms and came every few seconds,
+    freeing nothing (measured at 1,000 events/s), a pause every event in flight waits for.
+    After each one, ``gc.freeze()`` moves the survivors out of the collector's sight, so the
+    next walks only what was allocated since. Frozen objects are still freed when their
+    reference count drops; only a reference cycle among them would stay until ``reset``,
+    called when a rebalance drops the cached books: it collects everything once (the table
+    was just recovered, we are not processing yet) and freezes what is left.
+    """
+
+    def __init__(self) -> None:
+        self.collected = False
+        gc.callbacks.append(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "stop" and info["generation"] == 2:
+            self.collected = True
+
+    def after_batch(self) -> None:
+        if self.collected:
+            self.collected = False
+            gc.freeze()
+
+    def reset(self) -> None:
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        self.collected = False
+
+
 def build(settings: Settings) -> faust.App:
     app = make_app("matcher", settings, **PRODUCER_TUNING)
     names = settings.topics
@@ -99,6 +133,7 @@ def build(settings: Settings) -> faust.App:
     contents = table_mapping(table)
     writer = TableWriter(table, contents)
     books = DurableBooks(contents, match_config(settings), write=writer)
+    collections = ShortFullCollections()
 
     @app.task
     async def declare_topics() -> None:
@@ -110,6 +145,7 @@ def build(settings: Settings) -> faust.App:
         # rewound table on its own (see _check_fresh), so this is a second line of defence.
         log.info("rebalance complete: cached books dropped")
         books.invalidate()
+        collections.reset()
 
     @app.agent(orders)
     async def match(stream: faust.StreamT) -> None:
@@ -121,6 +157,7 @@ def build(settings: Settings) -> faust.App:
                 await process(events)
             except BaseException as exc:  # even a cancellation mid-batch: redeliver the batch
                 fail_stop(log, "matcher", exc)
+            collections.after_batch()
 
     async def process(events: list[EventT]) -> None:
         by_partition: dict[int, list[tuple[int, AnyEvent]]] = {}
