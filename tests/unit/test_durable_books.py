@@ -240,6 +240,28 @@ def test_a_second_crash_during_recovery_still_recovers():
             assert _effective_records(recovering) == _effective_records(reference_table)
 
 
+def test_a_table_left_by_the_per_event_format_is_taken_over():
+    """An upgrade after a crash: the table holds the format before batches (a marker without
+    seq, outputs per event in ``__out__|p|offset``); redelivered events get those outputs."""
+    events = _stream()
+    reference_table = RecordingTable()
+    reference = _run(reference_table, events)
+    upgrade_at = len(events) // 2
+    old = {k: v for k, v in reference_table.log[: _marker_write(reference_table, upgrade_at) + 1]}
+    old = {k: v for k, v in old.items() if not k.startswith("__")}
+    old["__applied__|0"] = {"offset": upgrade_at}
+    for offset in range(upgrade_at + 1):
+        pairs = [[k.decode(), v.decode()] for k, v in reference[offset]]
+        old[f"__out__|0|{offset}"] = {"offset": offset, "out": pairs, "chunks": 1}
+    start = upgrade_at - 3  # the committed offset was a little behind the marker
+    assert _run_batches(RecordingTable(old), events, [2, 3], start=start) == reference[start:]
+
+
+def _marker_write(table: RecordingTable, offset: int) -> int:
+    return max(i for i, (k, v) in enumerate(table.log)
+               if k == "__applied__|0" and v["offset"] == offset)  # fmt: skip
+
+
 def test_a_table_rewound_behind_the_cache_is_detected():
     """Faust's recovery after a rebalance can put an older persisted state back into the table
     while this worker keeps its cached books; the redelivered events must not apply twice."""
