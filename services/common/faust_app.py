@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import faust
 
 from ketnoi.settings import Settings
 
 
-def make_app(service: str, settings: Settings) -> faust.App:
-    """One Faust app per service; its id (consumer group, changelog names) carries the prefix."""
+def make_app(service: str, settings: Settings, **tuning: Any) -> faust.App:
+    """One Faust app per service; its id (consumer group, changelog names) carries the prefix.
+    ``tuning``: Faust settings one service wants on top of the shared ones."""
     return faust.App(
         f"{settings.topic_prefix}{service}",
         broker=f"kafka://{settings.kafka_bootstrap}",
@@ -26,6 +27,7 @@ def make_app(service: str, settings: Settings) -> faust.App:
         broker_session_timeout=10.0,
         broker_heartbeat_interval=3.0,
         table_standby_replicas=0,
+        **tuning,
     )
 
 

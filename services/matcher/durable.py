@@ -4,21 +4,27 @@ Faust's at-least-once mode can leave a table *ahead* of the committed offsets af
 and its exactly-once mode emitted duplicates and diverged from its table in our kill -9 test
 (docs/decisions.md). So consistency is ours, built on one property: every write for an event of
 partition p goes to changelog partition p, in order, so what survives a crash is a *prefix* of
-the writes. For each event we write, in this order:
+the writes. Events come in batches (one partition's events in offset order); for a batch whose
+fresh events end at offset L we write, in this order:
 
-1. each changed book record, with the offset that wrote it and the value before it (undo);
-2. the event's output events into a ring slot ``__out__|p|offset % RING``;
-3. the marker ``__applied__|p = offset``, last.
+1. each book record the batch changed, once, with ``by = L`` and the value before the batch
+   (undo);
+2. the batch's output events, with the offset that caused each, into a ring slot
+   ``__batch__|p|seq % RING`` (in chunks under Kafka's message limit);
+3. the marker ``__applied__|p = {offset: L, seq}``, last.
 
-On restart: a record written by an offset after the marker belongs to a half-written event and
-is read as its previous value; an event at or below the marker is not applied again, but its
-stored outputs are sent again (consumers dedupe by event id). Everything else is replayed from
-the committed offset and, the engine being deterministic, decides the same.
+On restart: a record written by an offset after the marker belongs to a half-written batch and
+is read as its previous value, so a batch is applied wholly or not at all; an event at or below
+the marker is not applied again, but its stored outputs are sent again (consumers dedupe by
+event id), found by walking the ring back from the marker's slot. Everything else is replayed
+from the committed offset and, the engine being deterministic, decides the same, whatever the
+batch boundaries were before the crash. Writing per batch rather than per event is what makes
+the worker fast: each table write is a changelog message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,13 +33,15 @@ from services.matcher.engine import MarketBook, MatchConfig
 from services.matcher.outputs import output_events
 
 RING = 1 << 16
-"""Ring slots per partition; must exceed the events processed between two offset commits."""
+"""Ring slots per partition; must exceed the batches processed between two offset commits."""
 CHUNK_BYTES = 256 * 1024
-"""An event's outputs are stored in chunks of at most this many bytes: one table value is one
+"""A batch's outputs are stored in chunks of at most this many bytes: one table value is one
 Kafka message, and a tick that expires thousands of proposals must not exceed the broker's
 1 MB message limit (it did, and the worker crashed on that event again after every restart)."""
 
 Table = MutableMapping[str, Any]
+Write = Callable[[int, str, Any], None]
+"""Stores ``table[key] = value`` for an event of partition p (the changelog partition)."""
 
 
 @dataclass(frozen=True)
@@ -46,21 +54,27 @@ def _marker_key(partition: int) -> str:
     return f"__applied__|{partition}"
 
 
-def _ring_key(partition: int, offset: int) -> str:
+def _slot_key(partition: int, seq: int) -> str:
+    return f"__batch__|{partition}|{seq % RING}"
+
+
+def _legacy_ring_key(partition: int, offset: int) -> str:
+    """Where the per-event format (before batches) kept an event's outputs."""
     return f"__out__|{partition}|{offset % RING}"
 
 
-def _chunks(pairs: list[list[str]]) -> list[list[list[str]]]:
-    """Split (key, value) pairs into lists whose JSON stays under CHUNK_BYTES (at least one)."""
-    chunks: list[list[list[str]]] = [[]]
+def _chunks(entries: list[list[Any]]) -> list[list[list[Any]]]:
+    """Split [offset, key, value] entries into lists whose JSON stays under CHUNK_BYTES (at
+    least one list)."""
+    chunks: list[list[list[Any]]] = [[]]
     size = 0
-    for pair in pairs:
-        pair_size = len(pair[0]) + len(pair[1].encode()) + 16
-        if chunks[-1] and size + pair_size > CHUNK_BYTES:
+    for entry in entries:
+        entry_size = len(entry[1]) + len(entry[2].encode()) + 32
+        if chunks[-1] and size + entry_size > CHUNK_BYTES:
             chunks.append([])
             size = 0
-        chunks[-1].append(pair)
-        size += pair_size
+        chunks[-1].append(entry)
+        size += entry_size
     return chunks
 
 
@@ -76,19 +90,23 @@ class DurableBooks:
         table: Table,
         config: MatchConfig | None = None,
         restore: Callable[[str, Iterable[tuple[str, dict]], MatchConfig], MarketBook] | None = None,
+        write: Write | None = None,
     ) -> None:
         self.table = table
         self.config = config or MatchConfig()
         self._restore = restore or MarketBook.restore
+        self._write: Write = write or (lambda _partition, key, value: table.__setitem__(key, value))
         self._books: dict[str, MarketBook] = {}
         self._partition_of: dict[str, int] = {}
-        self._last_marker: dict[int, int] = {}
+        self._last_marker: dict[int, dict] = {}
+        self._replay: dict[int, tuple[dict, int, dict[int, list[Output]]]] = {}
 
     def invalidate(self) -> None:
         """Forget cached books (after a rebalance the table is the truth)."""
         self._books.clear()
         self._partition_of.clear()
         self._last_marker.clear()
+        self._replay.clear()
 
     def _check_fresh(self, partition: int) -> None:
         """Rebuild a partition's books if its table changed behind our back.
@@ -96,16 +114,17 @@ class DurableBooks:
         Table recovery after a rebalance rewinds the table to what the changelog holds, which
         can be older than our cached books; the consumer then redelivers the events in between.
         The marker is the witness: if it is not the last one we wrote, the cache is stale.
-        Every write of an event happens synchronously in ``process``, so an equal marker means
-        an identical partition state.
+        Every write of a batch happens synchronously in ``process_batch``, so an equal marker
+        means an identical partition state.
         """
         expected = self._last_marker.get(partition)
-        if expected is None or expected == self.applied_offset(partition):
+        if expected is None or expected == self.table.get(_marker_key(partition)):
             return
         for market in [m for m, p in self._partition_of.items() if p == partition]:
             del self._books[market]
             del self._partition_of[market]
         del self._last_marker[partition]
+        self._replay.pop(partition, None)
 
     def applied_offset(self, partition: int) -> int:
         marker = self.table.get(_marker_key(partition))
@@ -113,42 +132,98 @@ class DurableBooks:
 
     def process(self, partition: int, offset: int, event: AnyEvent) -> list[Output]:
         """Apply one orders event; returns the output events to send (again, on redelivery)."""
-        self._check_fresh(partition)
-        if offset <= self.applied_offset(partition):
-            return self._stored_outputs(partition, offset)
-        market = event.market_key
-        book = self._book(market, partition)
-        outcomes = book.apply(event)
-        changes = book.drain_changes()
-        outputs = [
-            Output(out.kafka_key.encode(), out.model_dump_json().encode())
-            for out in output_events(outcomes, event)
-        ]
-        for key, record in changes.items():
-            full_key = _record_key(market, key)
-            self.table[full_key] = {
-                "v": record,
-                "p": partition,
-                "by": offset,
-                "prev": self._effective(self.table.get(full_key), partition),
-            }
-        chunks = _chunks([[o.key.decode(), o.value.decode()] for o in outputs])
-        for index, chunk in enumerate(chunks[1:], start=1):
-            self.table[f"{_ring_key(partition, offset)}|{index}"] = {"offset": offset, "out": chunk}
-        self.table[_ring_key(partition, offset)] = {
-            "offset": offset,
-            "out": chunks[0],
-            "chunks": len(chunks),
-        }
-        self.table[_marker_key(partition)] = {"offset": offset}
-        self._last_marker[partition] = offset
-        return outputs
+        return self.process_batch(partition, [(offset, event)])[0]
 
-    def _stored_outputs(self, partition: int, offset: int) -> list[Output]:
-        key = _ring_key(partition, offset)
+    def process_batch(
+        self, partition: int, items: Sequence[tuple[int, AnyEvent]]
+    ) -> list[list[Output]]:
+        """Apply one partition's events, (offset, event) in offset order, as one batch; returns
+        each event's output events to send (again, for an event already applied)."""
+        self._check_fresh(partition)
+        applied = self.applied_offset(partition)
+        done = [offset for offset, _ in items if offset <= applied]
+        stored = self._stored_outputs(partition, done) if done else {}
+        results: list[list[Output]] = []
+        fresh: list[tuple[int, list[Output]]] = []
+        touched: dict[str, MarketBook] = {}
+        for offset, event in items:
+            if offset <= applied:
+                results.append(stored.get(offset, []))
+                continue
+            market = event.market_key
+            book = touched.get(market)
+            if book is None:
+                book = touched[market] = self._book(market, partition)
+            outputs = [
+                Output(out.kafka_key.encode(), out.model_dump_json().encode())
+                for out in output_events(book.apply(event), event)
+            ]
+            results.append(outputs)
+            fresh.append((offset, outputs))
+        if fresh:
+            self._persist(partition, fresh, touched)
+        return results
+
+    def _persist(
+        self, partition: int, fresh: list[tuple[int, list[Output]]], touched: dict[str, MarketBook]
+    ) -> None:
+        last = fresh[-1][0]
+        write, get = self._write, self.table.get
+        marker = get(_marker_key(partition)) or {}
+        applied = marker.get("offset", -1)
+        for market, book in touched.items():
+            for key, record in book.drain_changes().items():
+                full_key = _record_key(market, key)
+                entry = get(full_key)  # its value before this batch: see _effective
+                prev = None if entry is None else entry["prev" if entry["by"] > applied else "v"]
+                write(partition, full_key, {"v": record, "p": partition, "by": last, "prev": prev})
+        seq = marker.get("seq", 0) + 1
+        entries = [[o, out.key.decode(), out.value.decode()] for o, outs in fresh for out in outs]
+        chunks = _chunks(entries)
+        slot = _slot_key(partition, seq)
+        for index, chunk in enumerate(chunks[1:], start=1):
+            write(partition, f"{slot}|{index}", {"seq": seq, "out": chunk})
+        write(partition, slot, {"seq": seq, "first": fresh[0][0], "last": last,
+                                "out": chunks[0], "chunks": len(chunks)})  # fmt: skip
+        marker = {"offset": last, "seq": seq}
+        write(partition, _marker_key(partition), marker)
+        self._last_marker[partition] = marker
+        self._replay.pop(partition, None)
+
+    def _stored_outputs(self, partition: int, offsets: list[int]) -> dict[int, list[Output]]:
+        """Outputs of already applied events, by offset: the ring slots from the marker's back
+        to the one holding the lowest offset asked for (cached while the marker stays)."""
+        marker = self.table.get(_marker_key(partition)) or {}
+        lowest = min(offsets)
+        cached = self._replay.get(partition)
+        if cached is not None and cached[0] == marker and cached[1] <= lowest:
+            found = cached[2]
+        else:
+            found = {}
+            seq, covered = marker.get("seq", 0), marker.get("offset", -1) + 1
+            while seq > 0 and covered > lowest:
+                key = _slot_key(partition, seq)
+                slot = self.table.get(key)
+                if slot is None or slot["seq"] != seq:
+                    break  # older than the ring: its outputs were committed long ago
+                entries = list(slot["out"])
+                for index in range(1, slot["chunks"]):
+                    entries += self.table[f"{key}|{index}"]["out"]
+                for offset, k, v in entries:
+                    found.setdefault(offset, []).append(Output(k.encode(), v.encode()))
+                covered, seq = slot["first"], seq - 1
+            self._replay[partition] = (marker, covered, found)
+        for offset in offsets:
+            if offset not in found and (legacy := self._legacy_outputs(partition, offset)):
+                found[offset] = legacy
+        return found
+
+    def _legacy_outputs(self, partition: int, offset: int) -> list[Output]:
+        """Outputs stored per event by the format before batches (an upgrade after a crash)."""
+        key = _legacy_ring_key(partition, offset)
         slot = self.table.get(key)
-        if slot is None or slot["offset"] != offset:
-            return []  # older than the ring: its outputs were committed long ago
+        if slot is None or slot.get("offset") != offset:
+            return []
         pairs = list(slot["out"])
         for index in range(1, slot.get("chunks", 1)):
             pairs += self.table[f"{key}|{index}"]["out"]
@@ -161,11 +236,11 @@ class DurableBooks:
         return sorted(self._books)
 
     def _effective(self, entry: dict | None, partition: int) -> dict | None:
-        """A record's value as of the last fully applied event of its partition."""
+        """A record's value as of the last fully applied batch of its partition."""
         if entry is None:
             return None
         if entry["by"] > self.applied_offset(entry.get("p", partition)):
-            return entry["prev"]  # written by a half-applied event: roll back
+            return entry["prev"]  # written by a half-applied batch: roll back
         return entry["v"]
 
     def _book(self, market: str, partition: int) -> MarketBook:

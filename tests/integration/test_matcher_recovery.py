@@ -63,6 +63,36 @@ def test_kill_9_mid_stream_then_restart_equals_one_uninterrupted_run(private: Se
     assert sum(seen.values()) >= len(expected)
 
 
+def test_kill_9_again_and_again_equals_one_uninterrupted_run(private: Settings):
+    """Batches make a kill land in the middle of a batch's writes more often than not; kill the
+    worker three times, each time after more progress, then let a last one finish."""
+    stream = harness.stream_with_decisions(private, 3 * COUNT, seed=23)
+    expected = harness.reference(private, stream)
+    asyncio.run(harness.produce(private, stream))
+
+    for n, share in enumerate((0.15, 0.4, 0.65)):
+        group = _group(private, f"run-{n}")
+        group.start("matcher")
+        try:
+            eventually(lambda s=share: harness.output_count(private) >= len(expected) * s,
+                       timeout=120, what=f"the matcher to be {share:.0%} through")  # fmt: skip
+            os.killpg(group.procs["matcher"].pid, signal.SIGKILL)
+            group.procs["matcher"].wait(10)
+            assert harness.output_count(private) < len(expected), "finished before the kill"
+        finally:
+            group.stop()
+
+    last = _group(private, "last")
+    last.start("matcher")
+    try:
+        eventually(lambda: harness.all_emitted(private, expected), timeout=180,
+                   what="the last matcher to finish")  # fmt: skip
+        harness.compare(expected, asyncio.run(harness.read_outputs(private)))
+        last.raise_if_exited()
+    finally:
+        last.stop()
+
+
 def test_second_worker_joining_mid_stream_equals_one_uninterrupted_run(private: Settings):
     stream = harness.stream_with_decisions(private, COUNT, seed=11)
     expected = harness.reference(private, stream)

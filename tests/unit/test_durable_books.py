@@ -2,13 +2,15 @@
 
 A crash keeps a prefix of each partition's table writes (they go in order to one changelog
 partition) and the consumer resumes from some committed offset at or before the last marker.
-Whatever the prefix and the commit point, the outputs after recovery must be exactly the
-uninterrupted run's outputs for the replayed events (byte-identical, so consumers can dedupe),
-and the books must end identical.
+Whatever the prefix and the commit point, and however the events are cut into batches before
+and after the crash, the outputs after recovery must be exactly the uninterrupted run's outputs
+for the replayed events (byte-identical, so consumers can dedupe), and the books must end
+identical.
 """
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -34,30 +36,31 @@ class RecordingTable(dict):
         super().__setitem__(key, value)
 
 
-def _orders() -> list[ev.AnyEvent]:
-    """A coffee market: offers and demands, so that a 20 t demand needs three suppliers."""
-    n = iter(range(1, 1000))
+def _orders(category: str = "coffee", base: int = 0) -> list[ev.AnyEvent]:
+    """A market: offers and demands, so that a 20 t demand needs three suppliers."""
+    n = iter(range(base + 1, base + 1000))
+    p = "" if category == "coffee" else f"{category}-"
 
     def env(minutes: int) -> dict:
         return {"event_id": uuid.UUID(int=next(n)), "occurred_at": T0 + timedelta(minutes=minutes),
                 "source": "test"}  # fmt: skip
 
-    coffee = {"category": "coffee"}
+    market = {"category": category}
     events: list[ev.AnyEvent] = [
-        ev.OfferPublished(offer=offer("o1", "8", **coffee), **env(0)),
-        ev.OfferPublished(offer=offer("o2", "7", **coffee), **env(1)),
-        ev.DemandPosted(demand=demand("d1", "20", **coffee), **env(2)),
-        ev.OfferPublished(offer=offer("o3", "5", **coffee), **env(3)),
-        ev.DemandPosted(demand=demand("d2", "4", **coffee), **env(4)),
-        ev.OfferPublished(offer=offer("o4", "6", **coffee), **env(5)),
+        ev.OfferPublished(offer=offer(f"{p}o1", "8", **market), **env(0)),
+        ev.OfferPublished(offer=offer(f"{p}o2", "7", **market), **env(1)),
+        ev.DemandPosted(demand=demand(f"{p}d1", "20", **market), **env(2)),
+        ev.OfferPublished(offer=offer(f"{p}o3", "5", **market), **env(3)),
+        ev.DemandPosted(demand=demand(f"{p}d2", "4", **market), **env(4)),
+        ev.OfferPublished(offer=offer(f"{p}o4", "6", **market), **env(5)),
     ]
     return events
 
 
-def _stream() -> list[ev.AnyEvent]:
+def _stream(category: str = "coffee", base: int = 0) -> list[ev.AnyEvent]:
     """The orders, then: both sides accept the first proposal, the buyer declines the second
     (its quantity returns and is re-matched), and a tick three hours later expires the rest."""
-    orders = _orders()
+    orders = _orders(category, base)
     books = DurableBooks({}, CONFIG)
     proposals = [
         parsed.match
@@ -71,8 +74,8 @@ def _stream() -> list[ev.AnyEvent]:
 
     def decision(kind, match, party: str, n: int) -> ev.AnyEvent:
         org = match.buyer_id if party == "buyer" else match.supplier_id
-        return kind(event_id=uuid.UUID(int=500 + n), occurred_at=at + timedelta(minutes=n),
-                    source="test", match_id=match.match_id, category="coffee", party=party,
+        return kind(event_id=uuid.UUID(int=base + 500 + n), occurred_at=at + timedelta(minutes=n),
+                    source="test", match_id=match.match_id, category=category, party=party,
                     org_id=org)  # fmt: skip
 
     return [
@@ -80,8 +83,8 @@ def _stream() -> list[ev.AnyEvent]:
         decision(ev.MatchAccepted, first, "buyer", 1),
         decision(ev.MatchAccepted, first, "supplier", 2),
         decision(ev.MatchDeclined, second, "buyer", 3),
-        ev.MarketTick(event_id=uuid.UUID(int=900), occurred_at=T0 + timedelta(hours=3),
-                      source="test", category="coffee"),
+        ev.MarketTick(event_id=uuid.UUID(int=base + 900), occurred_at=T0 + timedelta(hours=3),
+                      source="test", category=category),
     ]  # fmt: skip
 
 
@@ -137,6 +140,126 @@ def test_recovery_after_a_crash_at_every_write(committed_policy):
         after = _run(recovering, events, start=start)
         assert after == reference[start:], f"crash after write {crash_at} diverged"
         assert _effective_records(recovering) == _effective_records(reference_table), crash_at
+
+
+def _two_markets() -> list[ev.AnyEvent]:
+    """Two markets' streams interleaved on one partition, so batches touch several books."""
+    coffee, fruit = _stream(), _stream("fresh-fruit", base=10_000)
+    mixed = [e for pair in zip(coffee, fruit, strict=False) for e in pair]
+    return mixed + coffee[len(fruit) :] + fruit[len(coffee) :]
+
+
+def _cut(items: list, sizes: list[int]) -> list[list]:
+    """Consecutive batches of the given sizes, cycling."""
+    batches, at = [], 0
+    for size in itertools.cycle(sizes):
+        if at >= len(items):
+            return batches
+        batches.append(items[at : at + size])
+        at += size
+    raise AssertionError  # unreachable
+
+
+def _run_batches(table: RecordingTable, events, sizes: list[int], start: int = 0):
+    """Per event from ``start``, its outputs, the events fed in batches of ``sizes``."""
+    books = DurableBooks(table, CONFIG)
+    out: list[list[tuple[bytes, bytes]]] = []
+    for batch in _cut(list(enumerate(events))[start:], sizes):
+        out += [[(o.key, o.value) for o in outs] for outs in books.process_batch(0, batch)]
+    return out
+
+
+REFERENCE_BATCHES = [3, 1, 4, 2, 6]
+RECOVERY_BATCHES = {"one by one": [1], "other cuts": [2, 5, 1, 3], "all at once": [10_000]}
+
+
+def test_batches_decide_exactly_as_events_one_by_one():
+    events = _two_markets()
+    one_by_one, batched = RecordingTable(), RecordingTable()
+    assert _run_batches(batched, events, REFERENCE_BATCHES) == _run(one_by_one, events)
+    assert _effective_records(batched) == _effective_records(one_by_one)
+    assert len(batched.log) < len(one_by_one.log) * 0.75, "batches should coalesce writes"
+
+
+def test_a_batch_writes_each_record_once_and_the_marker_last():
+    events = _two_markets()
+    table = RecordingTable()
+    books = DurableBooks(table, CONFIG)
+    for batch in _cut(list(enumerate(events)), [7]):
+        table.log.clear()
+        books.process_batch(0, batch)
+        keys = [k for k, _ in table.log]
+        assert len(keys) == len(set(keys)), "a key written twice in one batch"
+        assert keys[-1] == "__applied__|0" and table.log[-1][1]["offset"] == batch[-1][0]
+
+
+@pytest.mark.parametrize("recovery", sorted(RECOVERY_BATCHES))
+@pytest.mark.parametrize("committed_policy", ["from-start", "halfway", "at-marker"])
+def test_recovery_after_a_crash_at_every_write_of_batches(committed_policy, recovery):
+    """Crash after every single table write of a batched run, including in the middle of a
+    batch's writes; restart from a commit point at or before the marker and cut the replayed
+    events into different batches."""
+    events = _two_markets()
+    reference_table = RecordingTable()
+    reference = _run_batches(reference_table, events, REFERENCE_BATCHES)
+    assert reference == _run(RecordingTable(), events)
+    writes = reference_table.log
+    for crash_at in range(len(writes) + 1):
+        persisted = dict(writes[:crash_at])
+        recovering = RecordingTable(persisted)
+        marker = persisted.get("__applied__|0")
+        applied = -1 if marker is None else marker["offset"]
+        start = {"from-start": 0, "halfway": (applied + 1) // 2, "at-marker": applied + 1}[
+            committed_policy
+        ]
+        after = _run_batches(recovering, events, RECOVERY_BATCHES[recovery], start=start)
+        assert after == reference[start:], f"crash after write {crash_at} diverged"
+        assert _effective_records(recovering) == _effective_records(reference_table), crash_at
+
+
+def test_a_second_crash_during_recovery_still_recovers():
+    """Crash mid-batch, restart with other batch cuts, crash again mid-batch, restart again."""
+    events = _two_markets()
+    reference_table = RecordingTable()
+    reference = _run_batches(reference_table, events, REFERENCE_BATCHES)
+    first_writes = reference_table.log
+    for first_crash in range(0, len(first_writes) + 1, 3):
+        table = RecordingTable(dict(first_writes[:first_crash]))
+        marker = table.get("__applied__|0")
+        start = 0 if marker is None else marker["offset"] + 1
+        _run_batches(table, events, [4, 1, 3], start=start)
+        second_writes = table.log
+        for second_crash in range(0, len(second_writes) + 1, 2):
+            persisted = dict(first_writes[:first_crash])
+            persisted.update(second_writes[:second_crash])
+            recovering = RecordingTable(persisted)
+            marker = persisted.get("__applied__|0")
+            start = 0 if marker is None else (marker["offset"] + 1) // 2
+            after = _run_batches(recovering, events, [5, 2], start=start)
+            assert after == reference[start:], (first_crash, second_crash)
+            assert _effective_records(recovering) == _effective_records(reference_table)
+
+
+def test_a_table_left_by_the_per_event_format_is_taken_over():
+    """An upgrade after a crash: the table holds the format before batches (a marker without
+    seq, outputs per event in ``__out__|p|offset``); redelivered events get those outputs."""
+    events = _stream()
+    reference_table = RecordingTable()
+    reference = _run(reference_table, events)
+    upgrade_at = len(events) // 2
+    old = {k: v for k, v in reference_table.log[: _marker_write(reference_table, upgrade_at) + 1]}
+    old = {k: v for k, v in old.items() if not k.startswith("__")}
+    old["__applied__|0"] = {"offset": upgrade_at}
+    for offset in range(upgrade_at + 1):
+        pairs = [[k.decode(), v.decode()] for k, v in reference[offset]]
+        old[f"__out__|0|{offset}"] = {"offset": offset, "out": pairs, "chunks": 1}
+    start = upgrade_at - 3  # the committed offset was a little behind the marker
+    assert _run_batches(RecordingTable(old), events, [2, 3], start=start) == reference[start:]
+
+
+def _marker_write(table: RecordingTable, offset: int) -> int:
+    return max(i for i, (k, v) in enumerate(table.log)
+               if k == "__applied__|0" and v["offset"] == offset)  # fmt: skip
 
 
 def test_a_table_rewound_behind_the_cache_is_detected():
