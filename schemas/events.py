@@ -214,7 +214,13 @@ class MatchReleased(_MatchOutcome):
 
     type: Literal["match.released"] = "match.released"
     reason: Literal[
-        "declined", "offer-withdrawn", "demand-cancelled", "offer-reduced", "demand-reduced"
+        "declined",
+        "offer-withdrawn",
+        "demand-cancelled",
+        "offer-reduced",
+        "demand-reduced",
+        "offer-changed",
+        "demand-changed",
     ]
 
 

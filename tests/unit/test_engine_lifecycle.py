@@ -18,7 +18,7 @@ from services.matcher.engine import (
     Released,
     Unmatched,
 )
-from tests.factories import demand, offer
+from tests.factories import demand, offer, window
 from tests.unit.test_engine_support import MARKET, Feed, allocation, kg, proposals
 
 
@@ -156,6 +156,31 @@ def test_offer_reduced_below_reserved_releases_newest_first():
     [again] = proposals(outcomes)
     assert again.match_id == derived_id("match", "o1", "d2", "1")
     assert (again.demand_id, again.quantity_kg) == ("d2", kg("2"))
+
+
+def test_an_offer_update_that_no_longer_fits_releases_its_proposals_to_other_offers():
+    feed = Feed()
+    feed.offer("o1", "8", price=40_000)
+    feed.offer("o2", "8", price=50_000)
+    [proposal] = proposals(feed.demand("d1", "3", ceiling=55_000))
+    assert proposal.offer_id == "o1"
+    outcomes = feed.update_offer("o1", "8", revision=2, price=60_000)  # above the ceiling now
+    assert outcomes[0] == Released(proposal.match_id, "o1", "d1", kg("3"), "offer-changed")
+    assert [(p.offer_id, p.demand_id) for p in proposals(outcomes)] == [("o2", "d1")]
+    # A change that still fits keeps the proposal as it was proposed.
+    [kept] = [m for m in feed.book.matches.values() if m.offer_id == "o2"]
+    assert feed.update_offer("o2", "8", revision=2, price=52_000) == []
+    assert kept.match_id in feed.book.matches
+
+
+def test_a_demand_update_that_no_longer_fits_releases_its_proposals():
+    feed = Feed()
+    feed.offer("o1", "8", available=window(0, 20))
+    [proposal] = proposals(feed.demand("d1", "3"))
+    later = {"delivery_window": window(40, 50)}  # after the offer's availability ends
+    outcomes = feed.update_demand("d1", "3", revision=2, **later)
+    assert outcomes[0] == Released(proposal.match_id, "o1", "d1", kg("3"), "demand-changed")
+    assert proposals(outcomes) == [] and feed.book.offers["o1"].reserved_kg == 0
 
 
 def test_offer_reduced_below_confirmed_keeps_the_confirmed_quantity_over_committed():

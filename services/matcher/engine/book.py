@@ -263,6 +263,8 @@ class MarketBook:
             if o.reserved_kg + o.confirmed_kg <= wanted:
                 break
             returned.append(self._release(run, self.matches[match_id], "offer-reduced")[1])
+        for match_id in self._no_longer_fitting(o.pending, o.terms, None):
+            returned.append(self._release(run, self.matches[match_id], "offer-changed")[1])
         o.offered_kg = max(wanted, o.confirmed_kg)  # a confirmed kilogram stays promised
         o.over_committed_kg = max(ZERO, o.confirmed_kg - wanted)
         self.offer_index.sync(o)
@@ -301,6 +303,8 @@ class MarketBook:
             if d.reserved_kg + d.confirmed_kg <= wanted:
                 break
             returned.append(self._release(run, self.matches[match_id], "demand-reduced")[0])
+        for match_id in self._no_longer_fitting(d.pending, None, d.terms):
+            returned.append(self._release(run, self.matches[match_id], "demand-changed")[0])
         d.wanted_kg = max(wanted, d.confirmed_kg)
         d.over_committed_kg = max(ZERO, d.confirmed_kg - wanted)
         if d.wanted_kg > d.confirmed_kg:
@@ -412,6 +416,21 @@ class MarketBook:
             offers.append(o)
         if demands:
             self._settle(run, demands, offers)
+
+    def _no_longer_fitting(
+        self, pending: dict[str, None], offer: OfferTerms | None, demand: DemandTerms | None
+    ) -> list[str]:
+        """Pending proposals that an update's new terms make fail a hard constraint (a later
+        window, a higher price, a province no longer served, an exclusion): they are released
+        rather than left for the parties to accept on terms that no longer hold."""
+        unfit = []
+        for match_id in pending:
+            m = self.matches[match_id]
+            ot = offer or self.offers[m.offer_id].terms
+            dt = demand or self.demands[m.demand_id].terms
+            if failures(ot, dt, m.quantity_kg, m.quantity_kg):
+                unfit.append(match_id)
+        return unfit
 
     def _release(
         self, run: Run, m: MatchState, why: ReleaseReason

@@ -8,7 +8,13 @@ from decimal import Decimal
 from typing import Literal
 
 ReleaseReason = Literal[
-    "declined", "offer-withdrawn", "demand-cancelled", "offer-reduced", "demand-reduced"
+    "declined",
+    "offer-withdrawn",
+    "demand-cancelled",
+    "offer-reduced",
+    "demand-reduced",
+    "offer-changed",
+    "demand-changed",
 ]
 
 
