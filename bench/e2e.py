@@ -40,9 +40,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import DefaultPartitioner
 
+from bench.common import delete_topics
 from connectors.simulator import events as scenario_events
 from ketnoi.infra.processes import InfraError
 from ketnoi.runner import ServiceGroup
@@ -387,18 +387,6 @@ def in_process(settings: Settings, inputs: list[Input]) -> tuple[float, float]:
         for partition, items in by_partition.items():
             books.process_batch(partition, items)
     return len(inputs) / (time.perf_counter() - t0), table.writes / max(1, len(inputs))
-
-
-async def delete_topics(settings: Settings) -> None:
-    """Remove every topic of the private prefix (ours, Faust's changelog and assignor)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
-    await admin.start()
-    try:
-        ours = [t for t in await admin.list_topics() if t.startswith(settings.topic_prefix)]
-        if ours:
-            await admin.delete_topics(ours)
-    finally:
-        await admin.close()
 
 
 def loadavg() -> float:

@@ -221,7 +221,7 @@ def _e2e_section(e2e: dict[str, Any]) -> list[str]:
         f"time with the worker's start-up), {t['outputs']:,} outputs "
         f"({t['outputs'] / t['events']:.1f} per event), worker CPU "
         f"{t['cpu_ms_per_event']:.2f} ms per event. The same backlog in one process (parse + "
-        f"`DurableBooks.process` on a dict, no Kafka, no Faust): "
+        f"`DurableBooks.process_batch` on a dict, in the worker's batches, no Kafka, no Faust): "
         f"{e2e['in_process_rate']:,.0f} events/s ({1000 / e2e['in_process_rate']:.2f} ms/event, "
         f"{e2e['writes_per_event']:.1f} table writes per event).",
         "",
@@ -316,7 +316,8 @@ def diagnosis(results: dict[str, Any]) -> list[str]:
             f"one process (parse + engine + durable records + output JSON) take "
             f"{inproc_ms:.2f} ms, so {wiring_ms:.2f} ms per event go to Faust and aiokafka: per "
             f"event the worker writes {e['writes_per_event']:.1f} table records (each a "
-            f"changelog message) and sends {t['outputs'] / t['events']:.1f} outputs, about "
+            f"changelog message; records are written once per batch) and sends "
+            f"{t['outputs'] / t['events']:.1f} outputs, about "
             f"{wiring_ms / messages:.2f} ms of CPU per Kafka message. At 100% of one core it "
             f"would do {bound:,.0f} events/s; {why}."
         )
