@@ -209,19 +209,23 @@ class MatchExpired(_MatchOutcome):
     type: Literal["match.expired"] = "match.expired"
 
 
+ReleaseReason = Literal[
+    "declined",
+    "offer-withdrawn",
+    "demand-cancelled",
+    "offer-reduced",
+    "demand-reduced",
+    "offer-changed",
+    "demand-changed",
+]
+"""Why a proposal ended unconfirmed (``-changed``: an update's new terms no longer fit it)."""
+
+
 class MatchReleased(_MatchOutcome):
     """A proposal ended without confirmation; its quantity returned to the book."""
 
     type: Literal["match.released"] = "match.released"
-    reason: Literal[
-        "declined",
-        "offer-withdrawn",
-        "demand-cancelled",
-        "offer-reduced",
-        "demand-reduced",
-        "offer-changed",
-        "demand-changed",
-    ]
+    reason: ReleaseReason
 
 
 class DemandFilled(_MarketEvent):

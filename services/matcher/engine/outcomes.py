@@ -5,17 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
 
-ReleaseReason = Literal[
-    "declined",
-    "offer-withdrawn",
-    "demand-cancelled",
-    "offer-reduced",
-    "demand-reduced",
-    "offer-changed",
-    "demand-changed",
-]
+from schemas.events import ReleaseReason
+
+__all__ = ["ReleaseReason"]  # the contract's reasons: one list for the engine and the events
 
 
 @dataclass(frozen=True)
