@@ -82,6 +82,14 @@ def _record_key(market: str, key: str) -> str:
     return f"{market}|{key}"
 
 
+def _as_applied(entry: dict | None, applied: int) -> dict | None:
+    """A record's value as of the partition's last fully applied batch (marker ``applied``):
+    one written by a later, half-applied batch is rolled back to its value before it."""
+    if entry is None:
+        return None
+    return entry["prev"] if entry["by"] > applied else entry["v"]
+
+
 class DurableBooks:
     """The matcher's state: one MarketBook per market, persisted record by record."""
 
@@ -174,8 +182,7 @@ class DurableBooks:
         for market, book in touched.items():
             for key, record in book.drain_changes().items():
                 full_key = _record_key(market, key)
-                entry = get(full_key)  # its value before this batch: see _effective
-                prev = None if entry is None else entry["prev" if entry["by"] > applied else "v"]
+                prev = _as_applied(get(full_key), applied)  # its value before this batch
                 write(partition, full_key, {"v": record, "p": partition, "by": last, "prev": prev})
         seq = marker.get("seq", 0) + 1
         entries = [[o, out.key.decode(), out.value.decode()] for o, outs in fresh for out in outs]
@@ -206,10 +213,7 @@ class DurableBooks:
                 slot = self.table.get(key)
                 if slot is None or slot["seq"] != seq:
                     break  # older than the ring: its outputs were committed long ago
-                entries = list(slot["out"])
-                for index in range(1, slot["chunks"]):
-                    entries += self.table[f"{key}|{index}"]["out"]
-                for offset, k, v in entries:
+                for offset, k, v in self._slot_entries(key, slot):
                     found.setdefault(offset, []).append(Output(k.encode(), v.encode()))
                 covered, seq = slot["first"], seq - 1
             self._replay[partition] = (marker, covered, found)
@@ -224,10 +228,14 @@ class DurableBooks:
         slot = self.table.get(key)
         if slot is None or slot.get("offset") != offset:
             return []
-        pairs = list(slot["out"])
+        return [Output(k.encode(), v.encode()) for k, v in self._slot_entries(key, slot)]
+
+    def _slot_entries(self, key: str, slot: dict) -> list[list[Any]]:
+        """A stored slot's entries, its further chunks (``key|1``, ``key|2`` ...) appended."""
+        entries = list(slot["out"])
         for index in range(1, slot.get("chunks", 1)):
-            pairs += self.table[f"{key}|{index}"]["out"]
-        return [Output(k.encode(), v.encode()) for k, v in pairs]
+            entries += self.table[f"{key}|{index}"]["out"]
+        return entries
 
     def book(self, market: str) -> MarketBook | None:
         return self._books.get(market)
@@ -235,23 +243,17 @@ class DurableBooks:
     def markets(self) -> list[str]:
         return sorted(self._books)
 
-    def _effective(self, entry: dict | None, partition: int) -> dict | None:
-        """A record's value as of the last fully applied batch of its partition."""
-        if entry is None:
-            return None
-        if entry["by"] > self.applied_offset(entry.get("p", partition)):
-            return entry["prev"]  # written by a half-applied batch: roll back
-        return entry["v"]
-
     def _book(self, market: str, partition: int) -> MarketBook:
         book = self._books.get(market)
         if book is None:
-            prefix = _record_key(market, "")
+            # A market's records are all written by events of its partition (the market is
+            # the Kafka key), so one marker decides for all of them.
+            prefix, applied = _record_key(market, ""), self.applied_offset(partition)
             records = [
                 (key[len(prefix):], value)
                 for key, entry in list(self.table.items())
                 if isinstance(key, str) and key.startswith(prefix)
-                and (value := self._effective(entry, partition)) is not None
+                and (value := _as_applied(entry, applied)) is not None
             ]  # fmt: skip
             book = self._restore(market, records, self.config)
             self._books[market] = book

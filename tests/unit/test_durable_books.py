@@ -18,7 +18,7 @@ from decimal import Decimal
 import pytest
 
 from schemas import events as ev
-from services.matcher.durable import DurableBooks
+from services.matcher.durable import DurableBooks, _as_applied
 from services.matcher.engine import MatchConfig
 from tests.factories import demand, offer
 
@@ -99,7 +99,11 @@ def _run(table: RecordingTable, events, start: int = 0) -> list[list[tuple[bytes
 
 def _effective_records(table: dict) -> dict[str, object]:
     books = DurableBooks(table, CONFIG)
-    return {k: books._effective(v, 0) for k, v in table.items() if not k.startswith("__")}
+    return {
+        k: _as_applied(v, books.applied_offset(v["p"]))
+        for k, v in table.items()
+        if not k.startswith("__")
+    }
 
 
 def test_the_stream_exercises_every_kind_of_outcome():
