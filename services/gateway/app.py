@@ -30,6 +30,7 @@ from services.gateway.publisher import EventPublisher, Publisher
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routers import demands, matches, offers, operations, organizations, sessions
 from services.monitor import routes as monitor_routes
+from services.monitor.logins import forget_expired
 from services.monitor.service import Monitor
 
 SWEEP_EVERY_S = 3600.0
@@ -94,7 +95,8 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
 
 
 async def _maintain(gateway: Gateway) -> None:
-    """Indexes of the gateway's collections, then an hourly sweep of old idempotency records.
+    """Indexes of the gateway's collections, then an hourly sweep of old idempotency records
+    and expired monitor logins.
     Failures are logged, not fatal: the gateway serves what it can while the store is down."""
     while True:
         try:
@@ -102,6 +104,9 @@ async def _maintain(gateway: Gateway) -> None:
             removed = await forget_old(gateway)
             if removed:
                 log.info("idempotency records expired", extra={"removed": removed})
+            logins = await forget_expired(gateway.db)
+            if logins:
+                log.info("monitor logins expired", extra={"removed": logins})
         except PyMongoError as exc:
             log.warning("gateway maintenance failed", extra={"error": repr(exc)})
             await asyncio.sleep(10)

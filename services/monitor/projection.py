@@ -89,8 +89,10 @@ class DemandInfo:
         return max(0.0, self.quantity_kg - self.confirmed_kg - self.pending_kg)
 
     @property
-    def closed(self) -> bool:
-        return self.cancelled or self.filled
+    def unmet(self) -> bool:
+        """Posted, neither cancelled nor filled, and with kilograms nobody is proposed for yet:
+        what the organizer's "not yet met" list shows."""
+        return self.known and not (self.cancelled or self.filled) and self.open_kg > 0
 
 
 @dataclass(frozen=True, slots=True)

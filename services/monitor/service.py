@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Gauge
-from pymongo.errors import PyMongoError
 
 from ketnoi.settings import Settings
 from services.gateway.auth import KeyCache
 from services.gateway.context import Gateway
 from services.monitor.feed import KafkaFeed
 from services.monitor.hub import Hub
-from services.monitor.logins import LoginCache, forget_expired
+from services.monitor.logins import LoginCache
 from services.monitor.projection import Projection
-
-log = logging.getLogger("ketnoi.monitor")
-SWEEP_EVERY_S = 3600.0
 
 
 @dataclass
@@ -64,7 +59,6 @@ class Monitor:
         self._tasks = [
             asyncio.create_task(self.feed.run(), name="monitor-feed"),
             asyncio.create_task(self.hub.run(interval), name="monitor-hub"),
-            asyncio.create_task(self._sweep(), name="monitor-logins"),
         ]
 
     async def stop(self) -> None:
@@ -73,13 +67,3 @@ class Monitor:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-
-    async def _sweep(self) -> None:
-        while True:
-            try:
-                removed = await forget_expired(self.gateway.db)
-                if removed:
-                    log.info("expired monitor logins removed: %d", removed)
-            except PyMongoError as exc:
-                log.warning("monitor login sweep failed: %r", exc)
-            await asyncio.sleep(SWEEP_EVERY_S)

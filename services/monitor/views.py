@@ -112,7 +112,7 @@ def demand_row(projection: Projection, d: DemandInfo) -> dict[str, Any]:
     reason = d.reason if d.open_kg > 0 else None
     return {
         "id": d.demand_id,
-        "open": d.known and not d.closed and d.open_kg > 0,
+        "open": d.unmet,
         "buyer": _party(projection, d.buyer_id),
         "category": _category(d.category),
         "keywords": list(d.keywords),
@@ -131,15 +131,15 @@ def _common(board: Board) -> dict[str, Any]:
     return {"session": session_info(board), "figures": figures(board), "charts": charts(board)}
 
 
+def _unmet(projection: Projection, board: Board) -> list[DemandInfo]:
+    return [d for i in board.demand_ids if (d := projection.demands[i]).unmet]
+
+
 def snapshot(projection: Projection, board: Board) -> dict[str, Any]:
     """Everything the page shows, from scratch."""
     matches = [projection.matches[i] for i in board.match_ids]
     matches.sort(key=lambda m: (m.proposed_at or m.updated_at or _EPOCH_KEY, m.match_id))
-    open_demands = [
-        d
-        for i in board.demand_ids
-        if (d := projection.demands[i]).known and not d.closed and d.open_kg > 0
-    ]
+    open_demands = _unmet(projection, board)
     open_demands.sort(key=lambda d: (d.posted_at, d.demand_id))
     return {
         "kind": "snapshot",
@@ -161,11 +161,7 @@ def update(projection: Projection, board: Board) -> dict[str, Any]:
         **_common(board),
         "matches": [match_row(projection, m) for m in rows[-FEED_ROWS:]],
         "demands": [demand_row(projection, d) for d in demands if d.known],
-        "open_demands": sum(
-            1
-            for i in board.demand_ids
-            if (d := projection.demands[i]).known and not d.closed and d.open_kg > 0
-        ),
+        "open_demands": len(_unmet(projection, board)),
     }
     board.dirty_matches.clear()
     board.dirty_demands.clear()
