@@ -1,12 +1,21 @@
-"""What the benchmarks that run services share: a free port, and removing their topics."""
+"""What the benchmarks that run a gateway share: a private gateway, a free port, cleanup."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient
+from pymongo import MongoClient
 
+from ketnoi.infra import Infra
+from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
+from services.gateway.keys import create_key
 
 
 def free_port() -> int:
@@ -25,3 +34,44 @@ async def delete_topics(settings: Settings) -> None:
             await admin.delete_topics(ours)
     finally:
         await admin.close()
+
+
+@dataclass
+class PrivateGateway:
+    settings: Settings
+    key: str
+    """An API key of the role asked for, in the run's own database."""
+    pid: int
+
+
+@contextmanager
+def private_gateway(base: Settings, name: str, org_id: str, role: str) -> Iterator[PrivateGateway]:
+    """Kafka and the store (started if absent), and a gateway process on a topic prefix and
+    database of this run's own, with the rate limit out of the way; afterwards the gateway is
+    stopped, the topics and database dropped, and only what was started here is stopped."""
+    run_id = uuid.uuid4().hex[:8]
+    settings = base.model_copy(
+        update={
+            "topic_prefix": f"bench-{name}-{run_id}.",
+            "mongo_db": f"ketnoi_bench_{name}_{run_id}",
+            "gateway_port": free_port(),
+            "rate_limit_per_second": 1e9,
+            "rate_limit_burst": 10**9,
+        }
+    )
+    infra = Infra(settings)
+    started = infra.up().started
+    group = ServiceGroup(settings, settings.home / "bench-logs" / f"{name}-{run_id}")
+    mongo: MongoClient = MongoClient(settings.mongo_url)
+    try:
+        key = create_key(mongo[settings.mongo_db], org_id, role, label="bench").key
+        group.start("gateway")
+        group.wait_gateway_ready()
+        yield PrivateGateway(settings, key, group.procs["gateway"].pid)
+    finally:
+        group.stop()
+        asyncio.run(delete_topics(settings))
+        mongo.drop_database(settings.mongo_db)
+        mongo.close()
+        if started:
+            infra.down(only=started)

@@ -27,17 +27,11 @@ import os
 import statistics
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import MongoClient
-
-from bench.common import delete_topics, free_port
-from ketnoi.infra import Infra
-from ketnoi.runner import ServiceGroup
+from bench.common import private_gateway
 from ketnoi.settings import Settings
-from services.gateway.keys import create_key
 
 MARKETS = ("coffee", "tea", "fresh-fruit", "nuts", "honey", "spices")
 SUPPLIER = "htx-bench"
@@ -158,34 +152,10 @@ def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict
     """Start (or reuse) Kafka and the store, a gateway on a private prefix, measure, clean up."""
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     args = parser().parse_args(argv or [])
-    base = settings or Settings()
-    run_id = uuid.uuid4().hex[:8]
-    bench = base.model_copy(
-        update={
-            "topic_prefix": f"bench-gw-{run_id}.",
-            "mongo_db": f"ketnoi_bench_gw_{run_id}",
-            "gateway_port": free_port(),
-            "rate_limit_per_second": 1e9,
-            "rate_limit_burst": 10**9,
-        }
-    )
-    infra = Infra(bench)
-    started = infra.up().started
-    group = ServiceGroup(bench, bench.home / "bench-logs" / f"gateway-{run_id}")
-    mongo: MongoClient = MongoClient(bench.mongo_url)
-    try:
-        key = create_key(mongo[bench.mongo_db], SUPPLIER, "supplier", label="bench").key
-        group.start("gateway")
-        group.wait_gateway_ready()
-        result = asyncio.run(_measure(bench, key, args))
-    finally:
-        group.stop()
-        asyncio.run(delete_topics(bench))
-        mongo.drop_database(bench.mongo_db)
-        mongo.close()
-        if started:
-            infra.down(only=started)
-    result["machine"] = {"cpus": os.cpu_count(), "partitions": bench.topic_partitions}
+    with private_gateway(settings or Settings(), "gw", SUPPLIER, "supplier") as gateway:
+        result = asyncio.run(_measure(gateway.settings, gateway.key, args))
+        partitions = gateway.settings.topic_partitions
+    result["machine"] = {"cpus": os.cpu_count(), "partitions": partitions}
     return result
 
 

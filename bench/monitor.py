@@ -38,18 +38,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from aiokafka import AIOKafkaProducer
-from pymongo import MongoClient
 
-from bench.common import delete_topics, free_port
+from bench.common import private_gateway
 from connectors.simulator.scenario import events as scenario_events
 from ketnoi import chromium
-from ketnoi.infra import Infra
-from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
 from schemas import events as ev
 from schemas.sessions import Session
-from services.gateway.keys import create_key
 from services.matcher.engine import MarketBook, MatchConfig
 from services.matcher.outputs import output_events
 
@@ -227,10 +224,10 @@ async def _send_paced(
                     await producer.flush()
                     await asyncio.sleep(delay)
                 proposals += 1
-            future = await producer.send(message.topic, message.value, key=message.key)
+            # Acknowledged in the background (flushed at each pause): latency runs from the send.
+            await producer.send(message.topic, message.value, key=message.key)
             if message.proposal is not None:
                 sent[message.proposal] = time.perf_counter()
-                del future  # acknowledged in the background; latency runs from the send
         await producer.flush()
         return time.perf_counter() - started
     finally:
@@ -340,8 +337,6 @@ async def _run_step(
 
 
 async def _wait_session(settings: Settings, key: str, session_id: str) -> None:
-    import httpx
-
     async with httpx.AsyncClient(base_url=settings.gateway_url,
                                  headers={"Authorization": f"Bearer {key}"}) as http:  # fmt: skip
         for _ in range(300):
@@ -354,35 +349,15 @@ async def _wait_session(settings: Settings, key: str, session_id: str) -> None:
 def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict[str, Any]:
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     args = parser().parse_args(argv or [])
-    base = settings or Settings()
-    run_id = uuid.uuid4().hex[:8]
-    bench = base.model_copy(update={
-        "topic_prefix": f"bench-mon-{run_id}.", "mongo_db": f"ketnoi_bench_mon_{run_id}",
-        "gateway_port": free_port(), "rate_limit_per_second": 1e9, "rate_limit_burst": 10**9,
-    })  # fmt: skip
-    infra = Infra(bench)
-    started = infra.up().started
-    group = ServiceGroup(bench, bench.home / "bench-logs" / f"monitor-{run_id}")
-    mongo: MongoClient = MongoClient(bench.mongo_url)
     steps = []
-    try:
-        key = create_key(mongo[bench.mongo_db], ORGANIZER, "organizer", label="bench").key
-        group.start("gateway")
-        group.wait_gateway_ready()
-        pid = group.procs["gateway"].pid
+    with private_gateway(settings or Settings(), "mon", ORGANIZER, "organizer") as gateway:
         plan = [(v, args.rate) for v in args.viewers] + [(args.rate_viewers, r) for r in args.rates]
         for step, (viewers, rate) in enumerate(plan):
             browser = args.browser and step == len(args.viewers) - 1
-            result = asyncio.run(_run_step(bench, key, viewers, rate, args, pid, step, browser))
+            result = asyncio.run(_run_step(gateway.settings, gateway.key, viewers, rate, args,
+                                           gateway.pid, step, browser))  # fmt: skip
             print_step(result)
             steps.append(result)
-    finally:
-        group.stop()
-        asyncio.run(delete_topics(bench))
-        mongo.drop_database(bench.mongo_db)
-        mongo.close()
-        if started:
-            infra.down(only=started)
     return {"rate": args.rate, "seconds": args.seconds, "steps": steps,
             "machine": {"cpus": os.cpu_count()}}  # fmt: skip
 
