@@ -18,7 +18,7 @@ PRODUCTS = {
     # Markets no other e2e test trades in: all tests share the run's topics and matcher, and a
     # demand here must not be matched with another test's offer.
     "meat-products": "Giò lụa Ước Lễ",
-    "textiles": "Lụa tơ tằm Vạn Phúc",
+    "handicrafts-bamboo-rattan": "Mây tre đan Phú Vinh",
     "ornamental-plants": "Đào cảnh Nhật Tân",
 }
 

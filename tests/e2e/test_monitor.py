@@ -21,7 +21,7 @@ FEED_DEADLINE_S = 30.0
 
 @pytest.fixture(scope="module")
 def watched(api, issue_key, client_for) -> WatchedSession:
-    return open_session(api, issue_key, client_for, "textiles")
+    return open_session(api, issue_key, client_for, "handicrafts-bamboo-rattan")
 
 
 def _stream(client: httpx.Client, session_id: str, last_id: str | None = None):
