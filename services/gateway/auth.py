@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Header, Request, Security
@@ -29,25 +30,41 @@ _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ketnoi"'}
 _CACHE_MAX = 10_000
 
 
-class KeyCache:
-    """hash -> (caller or None, expiry): bounded, short-lived, per process."""
+class CallerCache:
+    """digest -> (caller or None, expiry): bounded, short-lived, per process."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
         self._entries: dict[str, tuple[Caller | None, float]] = {}
 
-    async def lookup(self, gateway: Gateway, key: str) -> Caller | None:
-        digest = hash_key(key)
+    async def get(
+        self, digest: str, fetch: Callable[[], Awaitable[Caller | None]]
+    ) -> Caller | None:
         now = time.monotonic()
         hit = self._entries.get(digest)
         if hit is not None and hit[1] > now:
             return hit[0]
-        doc = await gateway.db[API_KEYS].find_one({"_id": digest})
-        caller = caller_from(doc) if doc else None
+        caller = await fetch()
         if len(self._entries) >= _CACHE_MAX:
             self._entries.clear()
         self._entries[digest] = (caller, now + self.ttl_s)
         return caller
+
+    def forget(self, digest: str) -> None:
+        self._entries.pop(digest, None)
+
+
+class KeyCache(CallerCache):
+    """API keys by their hash: a revoked key stops working within ``ttl_s``."""
+
+    async def lookup(self, gateway: Gateway, key: str) -> Caller | None:
+        digest = hash_key(key)
+
+        async def fetch() -> Caller | None:
+            doc = await gateway.db[API_KEYS].find_one({"_id": digest})
+            return caller_from(doc) if doc else None
+
+        return await self.get(digest, fetch)
 
 
 async def authenticate(

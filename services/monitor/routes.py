@@ -22,10 +22,10 @@ from fastapi.responses import (
     StreamingResponse,
 )
 
-from services.gateway.keys import Caller, Role
+from services.gateway.keys import Caller, Role, hash_key
 from services.gateway.problems import ApiProblem
 from services.monitor import views
-from services.monitor.logins import COOKIE, caller_for_key, close_login, open_login
+from services.monitor.logins import COOKIE, close_login, open_login
 from services.monitor.projection import Board
 from services.monitor.service import Monitor
 
@@ -149,7 +149,7 @@ async def login(request: Request) -> Response:
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     key = (form.get("api_key") or [""])[0].strip()
     target = _safe_next((form.get("next") or [None])[0])
-    caller = await caller_for_key(monitor.gateway.db, key) if key else None
+    caller = await monitor.key_cache.lookup(monitor.gateway, key) if key else None
     if caller is None or caller.role not in ORGANIZER_ROLES:
         error = "role" if caller is not None else "key"
         return RedirectResponse(
@@ -175,7 +175,7 @@ async def logout(request: Request) -> Response:
     token = request.cookies.get(COOKIE)
     if token:
         await close_login(monitor.gateway.db, token)
-        monitor.logins.forget(token)
+        monitor.logins.forget(hash_key(token))
     response = RedirectResponse("/monitor/login", status_code=303)
     response.delete_cookie(COOKIE, path="/monitor")
     return response
