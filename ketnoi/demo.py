@@ -116,13 +116,22 @@ def _open_session(http: httpx.Client, services: ServiceGroup, today: date) -> st
     return session_id
 
 
-def _wait_until(services: ServiceGroup, what: str, done: Callable[[], bool]) -> None:
+def _wait_until(
+    services: ServiceGroup,
+    what: str | Callable[[], str],
+    done: Callable[[], bool],
+    timeout: float = 60.0,
+) -> None:
+    """Poll ``done`` while the services run; at the deadline, fail saying ``what`` (or what it
+    returns then) was not reached."""
+
     def check() -> bool:
         services.raise_if_exited()
         return done()
 
-    if not wait_until(check, 60.0, interval=0.25):
-        raise InfraError(f"timed out waiting for: {what}")
+    if not wait_until(check, timeout, interval=0.25):
+        raise InfraError(f"timed out after {timeout:.0f}s waiting for: "
+                         f"{what() if callable(what) else what}")  # fmt: skip
 
 
 def _wait_recorded(
@@ -137,7 +146,6 @@ def _wait_recorded(
     found: dict[str, dict] = {}
 
     def all_done() -> bool:
-        services.raise_if_exited()
         for item_id in ids:
             if item_id not in found:
                 response = http.get(f"/v1/{resource}/{item_id}")
@@ -145,8 +153,8 @@ def _wait_recorded(
                     found[item_id] = response.json()
         return len(found) == len(ids)
 
-    if not wait_until(all_done, timeout, interval=0.25):
-        raise InfraError(f"only {len(found)}/{len(ids)} {resource} recorded in {timeout:.0f}s")
+    _wait_until(services, lambda: f"{resource} recorded (only {len(found)}/{len(ids)})",
+                all_done, timeout)  # fmt: skip
     return found
 
 
