@@ -63,6 +63,42 @@ def test_fifo_tree_finds_the_oldest_keys_at_or_above_a_value(ops, x):
     assert len(tree) == len(model)
 
 
+SPANS = st.tuples(st.integers(0, 30), st.integers(0, 10)).map(lambda t: (t[0], t[0] + t[1]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    ops=st.lists(
+        st.tuples(st.sampled_from(["add", "set", "remove"]), st.integers(0, 400),
+                  st.sampled_from([NEG, 1.0, 2.0, 3.0]), SPANS),
+        max_size=1500,
+    ),
+    x=st.sampled_from([0.5, 1.0, 2.5, 3.0]),
+    window=SPANS,
+    limit=st.integers(0, 60),
+)  # fmt: skip
+def test_fifo_tree_passes_over_spans_outside_the_window_but_counts_them(ops, x, window, limit):
+    """The oldest ``limit`` keys at or above x are examined, whatever their span; of those,
+    the ones whose span overlaps the window come out, oldest first."""
+    tree, model = FifoMaxTree(capacity=4), {}
+    for op, n, value, (lo, hi) in ops:
+        key = f"k{n}"
+        if op == "add" and key not in model:
+            tree.append(key, value, lo, hi)
+            model[key] = (value, lo, hi)
+        elif op == "set" and key in model:
+            tree.set(key, value, lo, hi)
+            model[key] = (value, lo, hi)
+        elif op == "remove" and key in model:
+            tree.remove(key)
+            del model[key]
+    start, end = window
+    examined = [(k, lo, hi) for k, (v, lo, hi) in model.items() if v >= x][:limit]
+    expected = [k for k, lo, hi in examined if lo <= end and hi >= start]
+    assert list(tree.at_least(x, start, end, limit)) == expected
+    assert all(tree.span(k) == model[k][1:] for k in model)  # spans survive compaction
+
+
 def test_fifo_tree_iteration_tolerates_changes_to_visited_keys():
     tree = FifoMaxTree()
     for i in range(10):

@@ -103,13 +103,10 @@ def place_offer(book: MarketBook, run: Run, o: OfferState) -> None:
     ot, oid = o.terms, o.offer_id
     pairs, suppliers = book.pairs, book.suppliers
     scan_limit = book.config.scan_limit
-    start, end = ot.ready_start, ot.ready_end
-    for scanned, d in enumerate(book.waiting.admitting(ot.price_f)):
-        if scanned >= scan_limit:
-            break
-        dt = d.terms
-        if dt.window_start > end or dt.window_end < start or not terms_fit(ot, dt):
-            continue  # dates first (see fill_demand)
+    for d in book.waiting.admitting(ot.price_f, ot.ready_start, ot.ready_end, scan_limit):
+        dt = d.terms  # its window overlaps the offer's days: the tree checked
+        if not terms_fit(ot, dt):
+            continue
         pair = pairs.get((oid, d.demand_id))
         if pair is not None and pair.blocked:
             continue

@@ -4,6 +4,10 @@ An offer must visit the OLDEST waiting demands whose ceiling admits its price (f
 without walking past the ones that do not: a max-tree over arrival slots finds the next
 admitting slot in O(log n). Slots of closed demands are compacted away now and then; that
 renumbers slots but never changes the arrival order, so decisions do not depend on it.
+
+Each slot also holds a span of days (a demand's delivery window) in flat integer arrays, so
+the walk itself skips demands whose window misses the offer's days: the usual near miss,
+judged without touching the demand object (in a deep book each touch is a cache miss).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from collections.abc import Hashable, Iterator
 from typing import Any
 
 NEG = float("-inf")
+LOWEST, HIGHEST = -(2**62), 2**62  # a span that overlaps every other
 
 
 class FifoMaxTree:
@@ -20,7 +25,7 @@ class FifoMaxTree:
     first. A key whose value is -inf is present but never found (e.g. nothing open). Keys are
     any hashable objects (the book's waiting demands use the demand states)."""
 
-    __slots__ = ("_dead", "_keys", "_size", "_slot", "_tree", "_used")
+    __slots__ = ("_dead", "_hi", "_keys", "_lo", "_size", "_slot", "_tree", "_used")
 
     def __init__(self, capacity: int = 1024) -> None:
         self._size = 1
@@ -28,6 +33,8 @@ class FifoMaxTree:
             self._size *= 2
         self._tree = array("d", [NEG]) * (2 * self._size)  # contiguous: kind to the cache
         self._keys: list[Hashable | None] = [None] * self._size
+        self._lo = array("q", [LOWEST]) * self._size  # each slot's span of days
+        self._hi = array("q", [HIGHEST]) * self._size
         self._slot: dict[Hashable, int] = {}
         self._used = 0  # slots handed out so far
         self._dead = 0  # removed slots not yet compacted
@@ -41,8 +48,12 @@ class FifoMaxTree:
     def value(self, key: Hashable) -> float:
         return self._tree[self._size + self._slot[key]]
 
-    def append(self, key: Hashable, value: float) -> None:
-        """Add a key after every key present (it is the newest)."""
+    def span(self, key: Hashable) -> tuple[int, int]:
+        slot = self._slot[key]
+        return self._lo[slot], self._hi[slot]
+
+    def append(self, key: Hashable, value: float, lo: int = LOWEST, hi: int = HIGHEST) -> None:
+        """Add a key after every key present (it is the newest), with its span [lo, hi]."""
         if key in self._slot:
             raise KeyError(f"{key!r} is already queued")
         if self._used == self._size:
@@ -51,10 +62,12 @@ class FifoMaxTree:
         self._used += 1
         self._slot[key] = slot
         self._keys[slot] = key
+        self._lo[slot], self._hi[slot] = lo, hi
         self._set(slot, value)
 
-    def set(self, key: Hashable, value: float) -> None:
+    def set(self, key: Hashable, value: float, lo: int = LOWEST, hi: int = HIGHEST) -> None:
         slot = self._slot[key]
+        self._lo[slot], self._hi[slot] = lo, hi
         if self._tree[self._size + slot] != value:
             self._set(slot, value)
 
@@ -64,38 +77,53 @@ class FifoMaxTree:
         self._set(slot, NEG)
         self._dead += 1
 
-    def at_least(self, x: float) -> Iterator[Any]:
-        """Keys whose value is >= x, oldest first; values may change while iterating.
+    def at_least(
+        self, x: float, lo: int = LOWEST, hi: int = HIGHEST, limit: int | None = None
+    ) -> Iterator[Any]:
+        """Keys whose value is >= x and whose span overlaps [lo, hi], oldest first, among the
+        first ``limit`` keys whose value is >= x (those outside the span count too, so the
+        span changes the work, never the answer); values may change while iterating.
 
         Each step finds the first slot from ``start`` whose value is >= x: up the tree until a
         right sibling holds one, then down to its leftmost such leaf (the walk is inlined:
-        an offer may visit hundreds of demands, and a call per step would double the cost)."""
+        an offer may visit hundreds of demands, and a call per step would double the cost).
+        Slots outside the span are passed over inside the walk, without a yield."""
         start = 0
-        while True:
-            tree, size = self._tree, self._size  # re-read: nothing is cached across yields
-            if start >= self._used:
-                return
-            i = size + start
-            if tree[i] < x:
-                while True:
-                    if i == 1:
-                        return
-                    if not i & 1 and tree[i + 1] >= x:
-                        i += 1
-                        break
-                    i >>= 1
-                while i < size:
-                    i <<= 1
-                    if tree[i] < x:
-                        i += 1
-            key = self._keys[i - size]
+        left = len(self._slot) if limit is None else limit
+        while left > 0:
+            # re-read after each yield: nothing is cached across one
+            tree, size, used, los, his = self._tree, self._size, self._used, self._lo, self._hi
+            while True:
+                if start >= used:
+                    return
+                i = size + start
+                if tree[i] < x:
+                    while True:
+                        if i == 1:
+                            return
+                        if not i & 1 and tree[i + 1] >= x:
+                            i += 1
+                            break
+                        i >>= 1
+                    while i < size:
+                        i <<= 1
+                        if tree[i] < x:
+                            i += 1
+                start = i - size + 1
+                left -= 1
+                if los[i - size] <= hi and his[i - size] >= lo:
+                    break
+                if left <= 0:
+                    return
+            key = self._keys[start - 1]
             assert key is not None
             yield key
-            start = i - size + 1
 
     def keys(self) -> Iterator[Any]:
         """All keys, oldest first."""
-        return (key for key in self._keys[: self._used] if key is not None)
+        for key in self._keys[: self._used]:
+            if key is not None:
+                yield key
 
     # -- internals ---------------------------------------------------------------------------
     def _set(self, slot: int, value: float) -> None:
@@ -113,21 +141,31 @@ class FifoMaxTree:
 
     def _rebuild(self) -> None:
         """Compact removed slots; grow when more than half the slots are live."""
-        live = [(k, self._tree[self._size + s]) for k, s in self._slot.items()]
-        live.sort(key=lambda item: self._slot[item[0]])
+        slots = sorted(self._slot.values())
+        keys, old_size, old_tree, old_lo, old_hi = (
+            self._keys,
+            self._size,
+            self._tree,
+            self._lo,
+            self._hi,
+        )
         size = self._size
-        while len(live) * 2 > size:
+        while len(slots) * 2 > size:
             size *= 2
         self._size = size
         self._tree = tree = array("d", [NEG]) * (2 * size)
         self._keys = [None] * size
+        self._lo = array("q", [LOWEST]) * size
+        self._hi = array("q", [HIGHEST]) * size
         self._slot = {}
-        for slot, (key, value) in enumerate(live):
+        for slot, old in enumerate(slots):
+            key = keys[old]
             self._slot[key] = slot
             self._keys[slot] = key
-            tree[size + slot] = value
+            tree[size + slot] = old_tree[old_size + old]
+            self._lo[slot], self._hi[slot] = old_lo[old], old_hi[old]
         for i in range(size - 1, 0, -1):
             left, right = tree[2 * i], tree[2 * i + 1]
             tree[i] = left if left >= right else right
-        self._used = len(live)
+        self._used = len(slots)
         self._dead = 0

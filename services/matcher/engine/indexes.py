@@ -6,7 +6,8 @@
   delivery window touches, cheapest first, and stops at its ceiling: farm produce is seasonal,
   so dates are what most near misses fail on, and the buckets skip them without looking.
 - ``WaitingDemands``: demands with open quantity in arrival order, searchable by ceiling, so an
-  offer visits only the oldest demands that admit its price.
+  offer visits only the oldest demands that admit its price; each demand's delivery window
+  rides along in the tree, so those it cannot reach in time are passed over without a look.
 """
 
 from __future__ import annotations
@@ -174,8 +175,8 @@ class WaitingDemands:
 
     def add(self, d: DemandState) -> None:
         """Queue a new demand (it must be the newest by arrival seq)."""
-        value = self._value(d)
-        self._tree.append(d, value)
+        value, t = self._value(d), d.terms
+        self._tree.append(d, value, t.window_start, t.window_end)
         self._open += value != NEG
 
     def sync(self, d: DemandState) -> None:
@@ -186,16 +187,17 @@ class WaitingDemands:
                 tree.remove(d)
                 self._open -= before != NEG
             return
-        value = self._value(d)
+        value, t = self._value(d), d.terms
         if before is None:
             raise KeyError(f"demand {d.demand_id!r} was never queued")
-        if value != before:
-            tree.set(d, value)
-            self._open += (value != NEG) - (before != NEG)
+        tree.set(d, value, t.window_start, t.window_end)  # an update may move the window
+        self._open += (value != NEG) - (before != NEG)
 
-    def admitting(self, price: float) -> Iterator[DemandState]:
-        """Waiting demands whose ceiling is >= price, oldest first."""
-        return self._tree.at_least(price)
+    def admitting(self, price: float, start: int, end: int, limit: int) -> Iterator[DemandState]:
+        """Waiting demands whose ceiling is >= price and whose delivery window overlaps the
+        days [start, end], oldest first, among the oldest ``limit`` demands admitting the
+        price (whatever their window: a date miss costs a scan step like any other)."""
+        return self._tree.at_least(price, start, end, limit)
 
     def queued(self) -> Iterator[str]:
         """Every active demand id, oldest first."""
@@ -204,6 +206,10 @@ class WaitingDemands:
     def value(self, d: DemandState) -> float | None:
         tree = self._tree
         return tree.value(d) if d in tree else None
+
+    def window(self, d: DemandState) -> tuple[int, int] | None:
+        tree = self._tree
+        return tree.span(d) if d in tree else None
 
     @staticmethod
     def _value(d: DemandState) -> float:

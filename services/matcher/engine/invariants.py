@@ -90,8 +90,10 @@ def check_book(book: MarketBook) -> None:
         if not d.active:
             _ensure(value is None, f"{where}: cancelled but still queued")
             continue
-        expected = d.terms.ceiling_f if d.open_kg > 0 else NEG
-        _ensure(value == expected, f"{where}: queued with {value}, expected {expected}")
+        ceiling = d.terms.ceiling_f if d.open_kg > 0 else NEG
+        _ensure(value == ceiling, f"{where}: queued with {value}, expected {ceiling}")
+        window = (d.terms.window_start, d.terms.window_end)
+        _ensure(book.waiting.window(d) == window, f"{where}: queued with another window")
         waiting += d.open_kg > 0
     _ensure(waiting == len(book.waiting), f"waiting count {len(book.waiting)} != {waiting}")
     order = [book.demands[did].seq for did in book.waiting.queued()]
