@@ -23,7 +23,7 @@ from schemas.orders import Demand, Offer
 from schemas.organizations import Organization
 from schemas.sessions import Session
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION: Literal[1] = 1
 KETNOI_NAMESPACE = uuid.UUID("6f1c1d8e-5b0a-4c59-9a57-2f6d3c1e9b10")
 
 ORDERS, MATCHES, SESSIONS, ORGANIZATIONS = "orders", "matches", "sessions", "organizations"

@@ -115,8 +115,8 @@ def _index() -> _Index:
             for alias in unit["legacy_aliases"].get(member, []):
                 _add(exact, fold(alias), target)
     compact_table: dict[str, tuple[str, str | None]] = {}
-    for key, target in exact.items():
-        _add(compact_table, compact(key), target)
+    for key, found in exact.items():
+        _add(compact_table, compact(key), found)
     return _Index(
         provinces=tuple(provinces),
         by_code={p.code: p for p in provinces},

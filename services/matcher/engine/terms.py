@@ -25,10 +25,11 @@ INF = float("inf")
 
 
 @lru_cache(maxsize=65536)
-def _per_kg(unit_price_vnd: int, unit: str) -> Decimal:
-    """``price_per_kg``, cached: catalogues repeat the same few prices and units."""
+def _per_kg(unit_price_vnd: object, unit: str) -> Decimal:
+    """``price_per_kg``, cached: catalogues repeat the same few prices and units. Takes any
+    object, so a wrong one gets the reference's ValueError, compiled or not."""
     if type(unit_price_vnd) is not int or unit_price_vnd < 0:
-        return price_per_kg(unit_price_vnd, unit)  # raises the reference's error
+        return price_per_kg(unit_price_vnd, unit)  # type: ignore[arg-type]  # raises its error
     return _tidy(Decimal(unit_price_vnd) / _kg_per_unit(unit))
 
 
@@ -121,7 +122,7 @@ class OfferTerms:
         certifications = sorted(str(c) for c in product.certifications)
         price, unit = offer.unit_price_vnd, offer.price_unit
         per_kg = _per_kg(price, unit)
-        record = {
+        record: dict[str, Any] = {
             "supplier": offer.supplier_id,
             "revision": offer.revision,
             "quantity_kg": str(quantity),
@@ -228,7 +229,7 @@ class DemandTerms:
         criteria = demand.criteria
         required = sorted(str(c) for c in criteria.required_certifications)
         excluded = sorted(set(demand.excluded_suppliers))
-        record = {
+        record: dict[str, Any] = {
             "buyer": demand.buyer_id,
             "revision": demand.revision,
             "quantity_kg": str(quantity),
