@@ -9,9 +9,14 @@ STAMP := $(VENV)/.installed
 ASYNCAPI_CHECK := tools/asyncapi-check
 NODE_STAMP := $(ASYNCAPI_CHECK)/node_modules/.package-lock.json
 
-.PHONY: install browser demo test test-unit lint format schemas bench infra-up infra-down infra-status clean
+.PHONY: install engine browser demo test test-unit lint format schemas bench infra-up infra-down infra-status clean
 
-install: $(STAMP) $(NODE_STAMP)
+install: $(STAMP) $(NODE_STAMP) engine
+
+# The matching engine compiled by mypyc from its own Python files (about 1.4x faster); rebuilt
+# whenever those files differ from what the build was made of (a content check, not mtimes).
+engine: $(STAMP)
+	@$(KETNOI) engine status >/dev/null || $(KETNOI) engine build
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 is required, found " + sys.version' 
@@ -35,15 +40,17 @@ browser:
 demo: install
 	$(KETNOI) demo
 
+# Everything on the compiled engine (as deployed), then the unit tests again on its source.
 test: install browser lint
-	$(PY) -m pytest
+	KETNOI_ENGINE=compiled $(PY) -m pytest
+	KETNOI_ENGINE=python $(PY) -m pytest tests/unit
 
 # Prints every figure and writes docs/benchmarks.md (starts, or reuses, Kafka and the store).
 bench: install browser
 	$(PY) -m bench
 
 test-unit: install
-	$(PY) -m pytest tests/unit
+	KETNOI_ENGINE=compiled $(PY) -m pytest tests/unit
 
 lint: install
 	$(VENV)/bin/ruff check .

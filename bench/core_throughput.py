@@ -12,13 +12,21 @@ cancellations, updates and ticks (proposals expire after 24 h of market time). O
 and ``drain_changes`` are timed; the pydantic events are built beforehand. The stream is
 generated adaptively on a copy of the book (accepts need real match ids) and replayed on a
 restored copy, whose outcomes are checked to be identical.
+
+The engine runs from whichever build ``KETNOI_ENGINE`` picks (see
+services/matcher/engine/compiled.py); ``python -m bench`` measures both side by side, each in
+a process of its own (``side_by_side``), since the choice is made when the engine is imported.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
+import os
 import random
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -28,6 +36,7 @@ from typing import Any
 from schemas import events as ev
 from schemas.orders import Demand, Offer
 from services.matcher.engine import (
+    IMPLEMENTATION,
     Confirmed,
     Expired,
     MarketBook,
@@ -149,6 +158,7 @@ class Stream:
         self.accepted: dict[str, str] = {}  # match id -> party that accepted first
         self.revisions: Counter[str] = Counter()
         self.target = 0  # open offers (and open demands) to keep
+        self.changes: dict[str, Any] = {}  # the records the last event changed
 
     def event(self, cls: type, step: float, **body: Any) -> Any:
         self.n += 1
@@ -157,7 +167,7 @@ class Stream:
 
     def feed(self, event: Any) -> list[Any]:
         outcomes = self.book.apply(event)
-        self.book.drain_changes()
+        self.changes = self.book.drain_changes()  # kept for tests that compare records
         for o in outcomes:
             if isinstance(o, Proposed):
                 self.pending.add(o.match_id)
@@ -226,6 +236,7 @@ class Stream:
 def measure(
     size: int, n_events: int, cross: float, repeat: int = 3, config: MatchConfig | None = None
 ) -> dict[str, Any]:
+    """Every timed pass's rate (``rates``) and the best pass's ``seconds``."""
     config, seed = config or MatchConfig(), 7
     generator = Stream(MarketBook(MARKET, config), seed, cross)
     generator.seed_book(size)
@@ -236,8 +247,8 @@ def measure(
         events.append(event)
         expected.append(generator.feed(event))
 
-    seconds, got, book = float("inf"), [], generator.book
-    for _ in range(repeat):  # best of N: other processes share the CPU
+    rates, got, book = [], [], generator.book
+    for _ in range(repeat):  # other processes share the CPU: every pass is kept
         book = MarketBook.restore(MARKET, snapshot, config)
         start_counts = book.open_counts
         got = []
@@ -248,7 +259,7 @@ def measure(
         for event in events:
             got.append(apply(event))
             drain()
-        seconds = min(seconds, clock() - t0)
+        rates.append(n_events / (clock() - t0))
         gc.unfreeze()
         if got != expected:
             raise SystemExit(f"book of {size}: the restored book decided differently")
@@ -256,12 +267,31 @@ def measure(
     return {
         "size": size,
         "events": n_events,
-        "seconds": seconds,
+        "engine": IMPLEMENTATION,
+        "rates": rates,
+        "seconds": n_events / max(rates),
         "start": start_counts,
         "end": book.open_counts,
-        "kinds": kinds,
-        "types": Counter(e.type for e in events),
+        "kinds": dict(kinds),
+        "types": dict(Counter(e.type for e in events)),
     }
+
+
+def side_by_side(
+    size: int, n_events: int, cross: float, repeat: int, engines: tuple[str, ...]
+) -> dict[str, dict[str, Any]]:
+    """``measure`` under each engine build, one fresh process each, one after the other."""
+    out = {}
+    for engine in engines:
+        options = ["--sizes", size, "--events", n_events, "--cross", cross, "--repeat", repeat]
+        command = [sys.executable, "-m", "bench.core_throughput", "--json", *map(str, options)]
+        env = {**os.environ, "KETNOI_ENGINE": engine}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise SystemExit(f"core bench, {engine} engine, book of {size}: {done.stderr[-2000:]}")
+        [row] = json.loads(done.stdout.strip().splitlines()[-1])
+        out[engine] = row
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -270,15 +300,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--cross", type=float, default=0.2, help="share of new orders that match")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes; the best is shown")
-    parser.add_argument("--candidate-limit", type=int, default=MatchConfig.candidate_limit)
+    parser.add_argument("--candidate-limit", type=int, default=MatchConfig().candidate_limit)
+    parser.add_argument("--json", action="store_true", help="print only the rows, as JSON")
     args = parser.parse_args(argv)
     config = MatchConfig(candidate_limit=args.candidate_limit)
-    print(f"cross share {args.cross}, {config}")
+    if args.json:
+        rows = [measure(n, args.events, args.cross, args.repeat, config) for n in args.sizes]
+        print(json.dumps(rows))
+        return
+    print(f"engine: {IMPLEMENTATION} build (KETNOI_ENGINE), cross share {args.cross}, {config}")
     rows = []
     for size in args.sizes:
         rows.append(measure(size, args.events, args.cross, args.repeat, config))
         row = rows[-1]
-        print(f"  built and ran book of {size:,}: {dict(row['kinds'])}", flush=True)
+        print(f"  built and ran book of {size:,}: {row['kinds']}", flush=True)
     print()
     print(f"{'book size':>10} {'events':>7} {'seconds':>8} {'events/s':>9} {'µs/event':>9}"
           f"  {'open offers/demands start -> end':<34}")  # fmt: skip

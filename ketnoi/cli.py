@@ -116,6 +116,24 @@ def _keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def _engine(args: argparse.Namespace) -> int:
+    """Compile the matching engine (mypyc) or tell whether the build is fresh."""
+    from ketnoi import native
+
+    if args.action == "status":
+        print(native.status())
+        return (
+            0 if native.compiled.stale_reason(native.compiled.default_native_dir()) is None else 1
+        )
+    try:
+        where, seconds = native.build()
+    except native.BuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"compiled the matching engine into {where} in {seconds:.0f} s")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ketnoi.demo import run_demo
 
@@ -165,6 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = key_actions.add_parser("revoke", help="revoke a key by its id")
     revoke.add_argument("key_id", help="the id shown by `keys create` or `keys list`")
     keys.set_defaults(func=_keys)
+
+    engine = sub.add_parser("engine", help="compile the matching engine (mypyc), or check it")
+    engine.add_argument("action", choices=["build", "status"])
+    engine.set_defaults(func=_engine)
 
     from connectors.simulator import cli as simulator
 

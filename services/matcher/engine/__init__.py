@@ -2,11 +2,22 @@
 
 No Kafka, Faust, MongoDB or HTTP here: the wiring feeds orders-topic events to
 ``MarketBook.apply``, publishes the outcomes, and stores ``drain_changes`` records.
+
+The modules below run from their compiled build when a fresh one exists (see ``compiled``):
+the build must come first on this package's path before any of them is imported.
 """
 
-from .book import MarketBook
-from .config import MatchConfig
-from .outcomes import (
+from . import compiled
+
+_build = compiled.choose()
+if _build is not None:
+    __path__.insert(0, str(_build))
+IMPLEMENTATION = "python" if _build is None else "compiled"
+"""Which build this process runs: the worker logs it and the benchmark reports it."""
+
+from .book import MarketBook  # noqa: E402 (the path above decides where this comes from)
+from .config import MatchConfig  # noqa: E402
+from .outcomes import (  # noqa: E402
     Confirmed,
     DemandFilled,
     Expired,
@@ -18,6 +29,7 @@ from .outcomes import (
 )
 
 __all__ = [
+    "IMPLEMENTATION",
     "Confirmed",
     "DemandFilled",
     "Expired",

@@ -1,0 +1,92 @@
+"""Whether this process runs the engine's compiled build (mypyc) or its Python source.
+
+The engine's modules are plain, fully typed Python, and mypyc compiles the very same files to
+a C extension about 1.4x faster (``ketnoi engine build``, run by ``make install``). The build
+lives outside the source tree, and this package puts it first on its ``__path__`` only when it
+was built from exactly the files beside it: a build is never used for sources it was not made
+from, so an edited engine never runs stale code.
+
+``KETNOI_ENGINE`` chooses: ``auto`` (the default: the build when it is fresh, else the source,
+said in the log), ``compiled`` (the build or an ImportError naming why not: what the tests and
+the container image ask for) or ``python`` (the source, e.g. to compare the two).
+This module is the one the build leaves out, since it decides which build to use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sysconfig
+from pathlib import Path
+
+ENGINE_DIR = Path(__file__).resolve().parent
+PACKAGE = "services.matcher.engine"
+NOT_COMPILED = ("__init__.py", "compiled.py")
+"""The package's entry (it must run before any build is chosen) and this module."""
+MANIFEST = "manifest.json"
+MODES = ("auto", "compiled", "python")
+
+log = logging.getLogger("ketnoi.matcher.engine")
+
+
+def default_native_dir() -> Path:
+    """Where builds go unless KETNOI_NATIVE_DIR says otherwise: the checkout's .ketnoi/native
+    (the engine is services/matcher/engine under the project root)."""
+    override = os.environ.get("KETNOI_NATIVE_DIR")
+    return Path(override) if override else ENGINE_DIR.parents[2] / ".ketnoi" / "native"
+
+
+def compiled_sources(engine_dir: Path = ENGINE_DIR) -> list[Path]:
+    """The modules mypyc compiles, in a stable order."""
+    return sorted(p for p in engine_dir.glob("*.py") if p.name not in NOT_COMPILED)
+
+
+def fingerprint(engine_dir: Path = ENGINE_DIR) -> dict[str, str]:
+    """What a build must have been made from: the interpreter's extension ABI and the SHA-256
+    of every compiled module (content, not timestamps, which a checkout changes)."""
+    sources = {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in compiled_sources(engine_dir)
+    }
+    return {"ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "", **sources}
+
+
+def build_dir(native_dir: Path) -> Path:
+    """The folder of compiled modules within a build: the package's own path below it."""
+    return native_dir.joinpath(*PACKAGE.split("."))
+
+
+def stale_reason(native_dir: Path, engine_dir: Path = ENGINE_DIR) -> str | None:
+    """None when ``native_dir`` holds a build of exactly these sources, else why not."""
+    manifest = build_dir(native_dir) / MANIFEST
+    try:
+        built = json.loads(manifest.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"no compiled build at {native_dir} (run `ketnoi engine build` or `make install`)"
+    except (OSError, ValueError) as exc:
+        return f"unreadable build manifest {manifest}: {exc}"
+    wanted = fingerprint(engine_dir)
+    if built != wanted:
+        changed = sorted(k for k in wanted.keys() | built.keys() if wanted.get(k) != built.get(k))
+        return f"the build at {native_dir} was made from other sources ({', '.join(changed)})"
+    return None
+
+
+def choose(
+    mode: str | None = None, native_dir: Path | None = None, engine_dir: Path = ENGINE_DIR
+) -> Path | None:
+    """The folder of compiled modules to put first on the package path, or None for source."""
+    mode = (mode or os.environ.get("KETNOI_ENGINE") or "auto").strip().lower()
+    if mode not in MODES:
+        raise ImportError(f"KETNOI_ENGINE={mode!r}: allowed values are {', '.join(MODES)}")
+    if mode == "python":
+        return None
+    native_dir = native_dir or default_native_dir()
+    why = stale_reason(native_dir, engine_dir)
+    if why is None:
+        return build_dir(native_dir)
+    if mode == "compiled":
+        raise ImportError(f"KETNOI_ENGINE=compiled, but {why}")
+    log.info("matching engine runs from Python source: %s", why)
+    return None
