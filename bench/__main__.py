@@ -9,7 +9,6 @@ only what it started. About five minutes on a 2-core machine.
 from __future__ import annotations
 
 import argparse
-import gc
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -21,10 +20,10 @@ from bench import gateway as gateway_bench
 from bench import monitor as monitor_bench
 from ketnoi.infra import Infra
 from ketnoi.settings import PROJECT_ROOT, Settings
-from services.matcher.engine import MarketBook, MatchConfig
 
 CORE_SIZES = (1_000, 10_000, 100_000)
 CORE_EVENTS, CORE_CROSS, CORE_REPEAT = 20_000, 0.2, 3
+ENGINES = ("python", "compiled")  # the source first, then the mypyc build (KETNOI_ENGINE)
 QUALITY_SEED, QUALITY_COUNT, QUALITY_OTHER_SEEDS = 42, 2000, (7, 11)
 NAIVE_COUNT, NAIVE_REPEAT = 500, 3
 E2E_PRELOAD, NO_EXPIRY_HOURS = 10_000, 87_600.0
@@ -38,8 +37,9 @@ COMMANDS = [
     "       KETNOI_MONGO_URL=mongodb://127.0.0.1:27118",
     "python -m bench                                   # all of it; writes this file",
     "# the same measurements one by one:",
-    f"python -m bench.core_throughput --events {CORE_EVENTS} --repeat {CORE_REPEAT}"
-    "   # prints the best pass",
+    "ketnoi engine build   # make install does it: the engine compiled by mypyc",
+    f"KETNOI_ENGINE=compiled python -m bench.core_throughput --events {CORE_EVENTS} "
+    f"--repeat {CORE_REPEAT}   # prints the best pass; KETNOI_ENGINE=python for the source",
     f"python -m bench.quality --seed {QUALITY_SEED} --count {QUALITY_COUNT}"
     f"   # and --seed {' / '.join(map(str, QUALITY_OTHER_SEEDS))}",
     f"python -m bench.naive --count {NAIVE_COUNT} --repeat {NAIVE_REPEAT}",
@@ -50,42 +50,16 @@ COMMANDS = [
 ]
 
 
-def core_size(size: int) -> dict[str, Any]:
-    """``core_throughput.measure`` with every pass kept (it keeps only the best): the same
-    book, stream and timing, checked against the generator's outcomes the same way."""
-    config = MatchConfig()
-    generator = core_throughput.Stream(
-        MarketBook(core_throughput.MARKET, config), seed=7, cross=CORE_CROSS
-    )
-    generator.seed_book(size)
-    snapshot = list(generator.book.records())
-    events, expected = [], []
-    for _ in range(CORE_EVENTS):
-        event = generator.next_event()
-        events.append(event)
-        expected.append(generator.feed(event))
-    rates, start, end = [], (0, 0), (0, 0)
-    for _ in range(CORE_REPEAT):
-        book = MarketBook.restore(core_throughput.MARKET, snapshot, config)
-        start = book.open_counts
-        got = []
-        gc.collect()
-        gc.freeze()
-        apply, drain, clock = book.apply, book.drain_changes, time.perf_counter
-        t0 = clock()
-        for event in events:
-            got.append(apply(event))
-            drain()
-        rates.append(len(events) / (clock() - t0))
-        gc.unfreeze()
-        if got != expected:
-            raise SystemExit(f"core, book of {size}: the restored book decided differently")
-        end = book.open_counts
-    return {"size": size, "events": len(events), "rates": rates, "start": start, "end": end}
-
-
 def run_core() -> list[dict[str, Any]]:
-    return [core_size(size) for size in CORE_SIZES]
+    """Per book size, the compiled engine (as deployed) and its Python source, side by side."""
+    rows = []
+    for size in CORE_SIZES:
+        both = core_throughput.side_by_side(size, CORE_EVENTS, CORE_CROSS, CORE_REPEAT, ENGINES)
+        compiled, source = both["compiled"], both["python"]
+        if compiled["kinds"] != source["kinds"]:
+            raise SystemExit(f"core, book of {size}: the two builds decided differently")
+        rows.append({**compiled, "python_rates": source["rates"]})
+    return rows
 
 
 def run_quality() -> dict[str, Any]:
