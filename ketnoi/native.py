@@ -1,9 +1,12 @@
 """Compile the matching engine with mypyc (``ketnoi engine build``).
 
 The engine's Python files are compiled as they are, into a build folder outside the source
-tree (``services.matcher.engine.compiled`` decides whether a process uses it). The build is
-made in a scratch folder and moved into place with its manifest last, so an interrupted build
-never looks usable. Needs a C compiler and Python's headers, as any C extension does.
+tree (``services.matcher.engine.compiled`` decides whether a process uses it). mypyc names
+modules after their paths and type-checks what they import, so the engine and the ``schemas``
+package it builds on are copied into a scratch tree first: the same build works from a
+checkout and from an installed package (the container image). The result is moved into place
+with its manifest last, so an interrupted build never looks usable. Needs a C compiler and
+Python's headers, as any C extension does.
 """
 
 from __future__ import annotations
@@ -17,9 +20,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import schemas
 from services.matcher.engine import compiled
 
-ROOT = compiled.ENGINE_DIR.parents[2]
 GROUP = f"{compiled.PACKAGE}.native"  # the shared library: services/matcher/engine/native__mypyc
 
 
@@ -29,13 +32,24 @@ class BuildError(RuntimeError):
 
 @contextmanager
 def _cwd(path: Path) -> Iterator[None]:
-    """mypyc names modules after their paths, so it must run from the project root."""
     before = Path.cwd()
     os.chdir(path)
     try:
         yield
     finally:
         os.chdir(before)
+
+
+def _copy_sources(tree: Path) -> list[str]:
+    """The engine, its parent packages and ``schemas`` (Python files only) under ``tree``;
+    returns the paths of the modules to compile, relative to it."""
+    python_only = shutil.ignore_patterns("*.json", "*.csv", "__pycache__")
+    engine = tree.joinpath(*compiled.PACKAGE.split("."))
+    shutil.copytree(compiled.ENGINE_DIR, engine, ignore=python_only)
+    for package in (engine.parent, engine.parent.parent):  # services.matcher, services
+        (package / "__init__.py").touch()
+    shutil.copytree(Path(schemas.__file__).parent, tree / "schemas", ignore=python_only)
+    return [str(p.relative_to(tree)) for p in compiled.compiled_sources(engine)]
 
 
 def build(native_dir: Path | None = None, jobs: int = 2) -> tuple[Path, float]:
@@ -47,10 +61,10 @@ def build(native_dir: Path | None = None, jobs: int = 2) -> tuple[Path, float]:
     native_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     before = compiled.fingerprint()
-    sources = [str(p.relative_to(ROOT)) for p in compiled.compiled_sources()]
     with tempfile.TemporaryDirectory(prefix="engine-", dir=native_dir.parent) as scratch:
         staging = Path(scratch) / "native"
-        with _cwd(ROOT):
+        sources = _copy_sources(Path(scratch) / "src")
+        with _cwd(Path(scratch) / "src"):
             try:
                 extensions = mypycify(
                     sources,
@@ -66,15 +80,15 @@ def build(native_dir: Path | None = None, jobs: int = 2) -> tuple[Path, float]:
             command.build_temp = str(Path(scratch) / "objects")
             command.parallel = jobs
             dist.run_command("build_ext")
-        if compiled.fingerprint() != before:
+        copied = compiled.fingerprint(Path(scratch).joinpath("src", *compiled.PACKAGE.split(".")))
+        if copied != before or compiled.fingerprint() != before:
             raise BuildError("the engine's sources changed during the build: build again")
         manifest = compiled.build_dir(staging) / compiled.MANIFEST
         manifest.write_text(json.dumps(before, indent=1, sort_keys=True), encoding="utf-8")
         old = Path(scratch) / "old"
         if native_dir.exists():
             native_dir.rename(old)
-        staging.rename(native_dir)
-    shutil.rmtree(Path(scratch), ignore_errors=True)
+        staging.rename(native_dir)  # the old build goes with the scratch folder
     return compiled.build_dir(native_dir), time.monotonic() - started
 
 
