@@ -16,10 +16,12 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
 RUN pip install --no-cache-dir '.[native]' && KETNOI_NATIVE_DIR=/app/native ketnoi engine build
 
 FROM base
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 ketnoi
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 ketnoi \
+    && mkdir -p /var/lib/ketnoi && chown ketnoi /var/lib/ketnoi
 COPY --from=engine /app/native /app/native
 # The build is used only if made from the installed sources; "compiled" refuses to start otherwise.
-ENV KETNOI_NATIVE_DIR=/app/native KETNOI_ENGINE=compiled
+# KETNOI_HOME: the services' writable folder (Faust's data folders), owned by the service user.
+ENV KETNOI_NATIVE_DIR=/app/native KETNOI_ENGINE=compiled KETNOI_HOME=/var/lib/ketnoi
 USER ketnoi
 ENTRYPOINT ["ketnoi"]
 CMD ["--help"]

@@ -14,8 +14,11 @@ from ketnoi.settings import Settings
 def make_app(service: str, settings: Settings, **tuning: Any) -> faust.App:
     """One Faust app per service; its id (consumer group, changelog names) carries the prefix.
     ``tuning``: Faust settings one service wants on top of the shared ones."""
+    data = settings.home / "faust"  # Faust makes its folders even for the memory store:
+    data.mkdir(parents=True, exist_ok=True)  # here, not in whatever folder the worker runs in
     return faust.App(
         f"{settings.topic_prefix}{service}",
+        datadir=str(data / "{conf.name}-data"),
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",  # tables are rebuilt from their changelog topics on start
         web_enabled=False,
