@@ -38,10 +38,13 @@ def test_the_compiled_engine_decides_and_stores_exactly_what_the_source_does():
 
 @pytest.fixture
 def sources(tmp_path: Path) -> Path:
-    engine_dir = tmp_path / "engine"
-    engine_dir.mkdir()
+    """A project laid out as ours: services/matcher/engine beside schemas."""
+    engine_dir = tmp_path / "project" / "services" / "matcher" / "engine"
+    engine_dir.mkdir(parents=True)
     (engine_dir / "__init__.py").write_text("")
     (engine_dir / "book.py").write_text("X = 1\n")
+    (tmp_path / "project" / "schemas" / "reference").mkdir(parents=True)
+    (tmp_path / "project" / "schemas" / "reference" / "units.py").write_text("KG = 1\n")
     return engine_dir
 
 
@@ -64,6 +67,14 @@ def test_a_build_of_other_sources_is_never_used(tmp_path, sources):
     (sources / "book.py").write_text("X = 2\n")  # edited after the build
     assert compiled.choose("auto", tmp_path / "native", sources) is None
     with pytest.raises(ImportError, match=r"made from other sources \(book.py\)"):
+        compiled.choose("compiled", tmp_path / "native", sources)
+
+
+def test_a_build_against_other_schemas_is_never_used(tmp_path, sources):
+    """The build was type-checked against schemas, and compiled code checks those types."""
+    _build(tmp_path / "native", sources)
+    (sources.parents[2] / "schemas" / "reference" / "units.py").write_text("KG = 1.0\n")
+    with pytest.raises(ImportError, match=r"other sources \(schemas/reference/units.py\)"):
         compiled.choose("compiled", tmp_path / "native", sources)
 
 

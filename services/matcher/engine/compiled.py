@@ -45,10 +45,15 @@ def compiled_sources(engine_dir: Path = ENGINE_DIR) -> list[Path]:
 
 def fingerprint(engine_dir: Path = ENGINE_DIR) -> dict[str, str]:
     """What a build must have been made from: the interpreter's extension ABI and the SHA-256
-    of every compiled module (content, not timestamps, which a checkout changes)."""
-    sources = {
-        p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in compiled_sources(engine_dir)
-    }
+    (content, not timestamps, which a checkout changes) of every compiled module and of every
+    module of ``schemas``, the top-level package beside ``services``: the build was
+    type-checked against them, and compiled code checks those types when it runs."""
+    schemas_dir = engine_dir.parents[2] / "schemas"
+    files = [(p.name, p) for p in compiled_sources(engine_dir)]
+    files += [
+        (f"schemas/{p.relative_to(schemas_dir)}", p) for p in sorted(schemas_dir.rglob("*.py"))
+    ]
+    sources = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in files}
     return {"ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "", **sources}
 
 
@@ -69,7 +74,9 @@ def stale_reason(native_dir: Path, engine_dir: Path = ENGINE_DIR) -> str | None:
     wanted = fingerprint(engine_dir)
     if built != wanted:
         changed = sorted(k for k in wanted.keys() | built.keys() if wanted.get(k) != built.get(k))
-        return f"the build at {native_dir} was made from other sources ({', '.join(changed)})"
+        more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
+        named = ", ".join(changed[:5]) + more
+        return f"the build at {native_dir} was made from other sources ({named})"
     return None
 
 

@@ -142,13 +142,8 @@ class FifoMaxTree:
     def _rebuild(self) -> None:
         """Compact removed slots; grow when more than half the slots are live."""
         slots = sorted(self._slot.values())
-        keys, old_size, old_tree, old_lo, old_hi = (
-            self._keys,
-            self._size,
-            self._tree,
-            self._lo,
-            self._hi,
-        )
+        keys, old_size, old_tree = self._keys, self._size, self._tree
+        old_lo, old_hi = self._lo, self._hi
         size = self._size
         while len(slots) * 2 > size:
             size *= 2
