@@ -8,6 +8,7 @@ compares ``fold()`` keys so that all of them meet.
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 # "đ" has no decomposition, so NFD cannot strip it; "Ð" (U+00D0, Icelandic eth) is a frequent
 # look-alike in badly encoded Vietnamese text.
@@ -32,8 +33,10 @@ def _spaced(text: str) -> str:
     return " ".join("".join(chars).split())
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """Return a diacritic-free, lowercase, whitespace-collapsed key.
+    """Return a diacritic-free, lowercase, whitespace-collapsed key (cached: every event's
+    province, unit and category names pass here, and they repeat).
 
     Punctuation such as ``.``, ``-``, ``,`` becomes a space, so "Bà Rịa-Vũng Tàu" and
     "ba ria - vung tau" fold to the same key "ba ria vung tau".

@@ -7,7 +7,6 @@ consumers recognise as duplicates.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable
 
 from schemas.events import (
@@ -34,8 +33,9 @@ from services.matcher.engine import DemandFilled as Filled
 SOURCE = "ketnoi-matcher"
 
 
-def _id(*parts: str) -> uuid.UUID:
-    return uuid.UUID(derived_id(*parts))
+def _id(*parts: str) -> str:
+    """The event id as text: the event model parses it (in pydantic's core, not uuid.UUID)."""
+    return derived_id(*parts)
 
 
 def output_events(outcomes: Iterable[Outcome], cause: AnyEvent) -> list[AnyEvent]:
