@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.matcher.engine import MatchConfig, Unmatched
+from tests.factories import window
 from tests.unit.test_engine_support import Feed, allocation, kg, proposals
 
 
@@ -121,6 +122,23 @@ def test_scanning_stops_at_scan_limit_so_near_misses_cannot_make_an_event_slow()
 
     assert book_with_near_misses(MatchConfig()) == [("fits", kg("3"))]
     assert book_with_near_misses(MatchConfig(scan_limit=3)) == []
+
+
+def test_an_offer_counts_demands_it_cannot_reach_in_time_toward_scan_limit():
+    """The waiting-demand tree passes over date misses without a look, but they still count
+    as examined, so a date miss costs a scan step as any other near miss (same decisions as
+    checking dates one by one)."""
+
+    def offer_after_date_misses(config: MatchConfig) -> list:
+        feed = Feed(config)
+        for i in range(3):  # older, but wanting delivery long after the offer's season
+            feed.demand(f"too-late-{i}", "3", delivery_window=window(200, 210))
+        feed.demand("in-season", "3")
+        return allocation(feed.offer("o1", "8"))
+
+    assert offer_after_date_misses(MatchConfig()) == [("o1", kg("3"))]
+    assert offer_after_date_misses(MatchConfig(scan_limit=3)) == []
+    assert offer_after_date_misses(MatchConfig(scan_limit=4)) == [("o1", kg("3"))]
 
 
 def test_candidate_limit_bounds_the_candidates_scored():

@@ -69,7 +69,7 @@ SPANS = st.tuples(st.integers(0, 30), st.integers(0, 10)).map(lambda t: (t[0], t
 @settings(max_examples=200, deadline=None)
 @given(
     ops=st.lists(
-        st.tuples(st.sampled_from(["add", "set", "remove"]), st.integers(0, 400),
+        st.tuples(st.sampled_from(["add", "set", "value", "remove"]), st.integers(0, 400),
                   st.sampled_from([NEG, 1.0, 2.0, 3.0]), SPANS),
         max_size=1500,
     ),
@@ -89,6 +89,9 @@ def test_fifo_tree_passes_over_spans_outside_the_window_but_counts_them(ops, x, 
         elif op == "set" and key in model:
             tree.set(key, value, lo, hi)
             model[key] = (value, lo, hi)
+        elif op == "value" and key in model:  # a new value only: the span stays
+            tree.set(key, value)
+            model[key] = (value, *model[key][1:])
         elif op == "remove" and key in model:
             tree.remove(key)
             del model[key]

@@ -65,9 +65,13 @@ class FifoMaxTree:
         self._lo[slot], self._hi[slot] = lo, hi
         self._set(slot, value)
 
-    def set(self, key: Hashable, value: float, lo: int = LOWEST, hi: int = HIGHEST) -> None:
+    def set(
+        self, key: Hashable, value: float, lo: int | None = None, hi: int | None = None
+    ) -> None:
+        """A new value, and a new span when ``lo`` and ``hi`` are given (else it stays)."""
         slot = self._slot[key]
-        self._lo[slot], self._hi[slot] = lo, hi
+        if lo is not None and hi is not None:
+            self._lo[slot], self._hi[slot] = lo, hi
         if self._tree[self._size + slot] != value:
             self._set(slot, value)
 
@@ -82,7 +86,8 @@ class FifoMaxTree:
     ) -> Iterator[Any]:
         """Keys whose value is >= x and whose span overlaps [lo, hi], oldest first, among the
         first ``limit`` keys whose value is >= x (those outside the span count too, so the
-        span changes the work, never the answer); values may change while iterating.
+        span changes the work, never the answer). Values and spans may change while iterating;
+        no key may be appended (an append may compact, which renumbers the slots).
 
         Each step finds the first slot from ``start`` whose value is >= x: up the tree until a
         right sibling holds one, then down to its leftmost such leaf (the walk is inlined:
@@ -91,7 +96,7 @@ class FifoMaxTree:
         start = 0
         left = len(self._slot) if limit is None else limit
         while left > 0:
-            # re-read after each yield: nothing is cached across one
+            # re-read after each yield: the arrays may have been replaced meanwhile
             tree, size, used, los, his = self._tree, self._size, self._used, self._lo, self._hi
             while True:
                 if start >= used:
@@ -141,7 +146,7 @@ class FifoMaxTree:
 
     def _rebuild(self) -> None:
         """Compact removed slots; grow when more than half the slots are live."""
-        slots = sorted(self._slot.values())
+        slots = [s for s in range(self._used) if self._keys[s] is not None]  # arrival order
         keys, old_size, old_tree = self._keys, self._size, self._tree
         old_lo, old_hi = self._lo, self._hi
         size = self._size
