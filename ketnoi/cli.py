@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
@@ -118,6 +119,7 @@ def _keys(args: argparse.Namespace) -> int:
 
 def _engine(args: argparse.Namespace) -> int:
     """Compile the matching engine (mypyc) or tell whether the build is fresh."""
+    os.environ["KETNOI_ENGINE"] = "python"  # checking or replacing a build must not load one
     from ketnoi import native
 
     if args.action == "status":

@@ -11,6 +11,7 @@ Python's headers, as any C extension does.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -20,9 +21,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import schemas
 from services.matcher.engine import compiled
 
+STRICTNESS = ["--disallow-untyped-defs", "--disallow-incomplete-defs"]
+"""mypy checks only annotated functions: an unannotated one would compile unchecked."""
 GROUP = f"{compiled.PACKAGE}.native"  # the shared library: services/matcher/engine/native__mypyc
 
 
@@ -48,8 +50,24 @@ def _copy_sources(tree: Path) -> list[str]:
     shutil.copytree(compiled.ENGINE_DIR, engine, ignore=python_only)
     for package in (engine.parent, engine.parent.parent):  # services.matcher, services
         (package / "__init__.py").touch()
-    shutil.copytree(Path(schemas.__file__).parent, tree / "schemas", ignore=python_only)
+    shutil.copytree(compiled.schemas_dir(), tree / "schemas", ignore=python_only)
     return [str(p.relative_to(tree)) for p in compiled.compiled_sources(engine)]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """One build at a time per folder: a second waits, then replaces the first's result."""
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _check_replaceable(native_dir: Path) -> None:
+    """The build replaces ``native_dir`` whole: refuse a folder that is not an earlier build
+    (KETNOI_NATIVE_DIR pointed at the wrong place must not cost its contents)."""
+    earlier_build = (compiled.build_dir(native_dir) / compiled.MANIFEST).is_file()
+    if native_dir.exists() and any(native_dir.iterdir()) and not earlier_build:
+        raise BuildError(f"{native_dir} is not an engine build: not replacing it")
 
 
 def build(native_dir: Path | None = None, jobs: int = 2) -> tuple[Path, float]:
@@ -58,16 +76,22 @@ def build(native_dir: Path | None = None, jobs: int = 2) -> tuple[Path, float]:
     from setuptools import Distribution
 
     native_dir = (native_dir or compiled.default_native_dir()).resolve()
+    _check_replaceable(native_dir)
+    if not shutil.which(os.environ.get("CC", "cc")):
+        raise BuildError("no C compiler (cc) on PATH: install gcc, or run KETNOI_ENGINE=python")
     native_dir.parent.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     before = compiled.fingerprint()
-    with tempfile.TemporaryDirectory(prefix="engine-", dir=native_dir.parent) as scratch:
+    with (
+        _locked(native_dir.parent / f".{native_dir.name}.lock"),
+        tempfile.TemporaryDirectory(prefix="engine-", dir=native_dir.parent) as scratch,
+    ):
         staging = Path(scratch) / "native"
         sources = _copy_sources(Path(scratch) / "src")
         with _cwd(Path(scratch) / "src"):
             try:
                 extensions = mypycify(
-                    sources,
+                    [*STRICTNESS, *sources],
                     opt_level="3",
                     group_name=GROUP,
                     target_dir=str(Path(scratch) / "c"),
@@ -85,10 +109,10 @@ def build(native_dir: Path | None = None, jobs: int = 2) -> tuple[Path, float]:
             raise BuildError("the engine's sources changed during the build: build again")
         manifest = compiled.build_dir(staging) / compiled.MANIFEST
         manifest.write_text(json.dumps(before, indent=1, sort_keys=True), encoding="utf-8")
-        old = Path(scratch) / "old"
-        if native_dir.exists():
-            native_dir.rename(old)
-        staging.rename(native_dir)  # the old build goes with the scratch folder
+        _check_replaceable(native_dir)  # again, under the lock
+        if native_dir.exists():  # a process starting between these two renames finds no
+            native_dir.rename(Path(scratch) / "old")  # build: auto runs the source, compiled
+        staging.rename(native_dir)  # refuses to start; the old build goes with the scratch
     return compiled.build_dir(native_dir), time.monotonic() - started
 
 

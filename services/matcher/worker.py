@@ -27,7 +27,7 @@ from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import parse_or_dead_letter
 from services.common.topics import ensure_topics
 from services.matcher.durable import DurableBooks
-from services.matcher.engine import IMPLEMENTATION, MatchConfig
+from services.matcher.engine import FALLBACK_REASON, IMPLEMENTATION, MatchConfig
 
 log = logging.getLogger("ketnoi.matcher")
 _json = json.JSONEncoder(separators=(",", ":")).encode  # what Faust's "json" codec writes
@@ -137,7 +137,10 @@ def build(settings: Settings) -> faust.App:
 
     @app.task
     async def declare_topics() -> None:
-        log.info("matching engine: %s build (KETNOI_ENGINE chooses)", IMPLEMENTATION)
+        if FALLBACK_REASON:
+            log.warning("matching engine runs from Python source: %s", FALLBACK_REASON)
+        else:
+            log.info("matching engine: %s build (KETNOI_ENGINE chooses)", IMPLEMENTATION)
         await ensure_topics(settings)
 
     @app.on_rebalance_complete.connect

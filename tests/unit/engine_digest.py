@@ -3,14 +3,14 @@ stored: ``python -m tests.unit.engine_digest`` under each KETNOI_ENGINE gives th
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
+import sysconfig
 from datetime import timedelta
 
-from bench.core_throughput import MARKET, Stream
+from bench.core_throughput import MARKET, Stream, outcome_text
 from services.matcher import engine
-from services.matcher.engine import MarketBook, MatchConfig
+from services.matcher.engine import MarketBook, MatchConfig, allocation, book, fifo, indexes, terms
 
 
 def digest(book_size: int = 400, events: int = 4_000, seed: int = 11) -> str:
@@ -25,11 +25,19 @@ def digest(book_size: int = 400, events: int = 4_000, seed: int = 11) -> str:
         outcomes = stream.feed(event)
         for o in outcomes:
             kinds[type(o).__name__] = kinds.get(type(o).__name__, 0) + 1
-            h.update(f"{type(o).__name__}{sorted(dataclasses.asdict(o).items())}".encode())
+            h.update(outcome_text(o).encode())
         h.update(json.dumps(stream.changes, sort_keys=True, default=str).encode())
     stream.book.check_invariants()
     return f"{h.hexdigest()} {json.dumps(kinds, sort_keys=True)}"
 
 
+def loaded_from() -> str:
+    """ "compiled" when the engine's modules really are the build's extension modules."""
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    modules = [book, allocation, fifo, indexes, terms]
+    return "compiled" if all(m.__file__.endswith(suffix) for m in modules) else "python"
+
+
 if __name__ == "__main__":
+    assert loaded_from() == engine.IMPLEMENTATION, (loaded_from(), engine.IMPLEMENTATION)
     print(engine.IMPLEMENTATION, digest())

@@ -44,28 +44,35 @@ def sources(tmp_path: Path) -> Path:
     (engine_dir / "__init__.py").write_text("")
     (engine_dir / "book.py").write_text("X = 1\n")
     (tmp_path / "project" / "schemas" / "reference").mkdir(parents=True)
+    (tmp_path / "project" / "schemas" / "__init__.py").write_text("")
     (tmp_path / "project" / "schemas" / "reference" / "units.py").write_text("KG = 1\n")
     return engine_dir
 
 
-def _build(native_dir: Path, engine_dir: Path) -> None:
+def _build(native_dir: Path, engine_dir: Path, **manifest: str) -> Path:
+    """What ``ketnoi engine build`` leaves: a module per source, the library, the manifest."""
     folder = compiled.build_dir(native_dir)
     folder.mkdir(parents=True)
-    manifest = json.dumps(compiled.fingerprint(engine_dir))
-    (folder / compiled.MANIFEST).write_text(manifest)
+    fingerprint = compiled.fingerprint(engine_dir) | manifest
+    suffix = fingerprint["ext_suffix"]
+    for name in [p.stem for p in compiled.compiled_sources(engine_dir)] + [compiled.LIBRARY]:
+        (folder / f"{name}{suffix}").write_bytes(b"")
+    (folder / compiled.MANIFEST).write_text(json.dumps(fingerprint))
+    return folder
 
 
 def test_a_build_of_the_same_sources_is_chosen(tmp_path, sources):
-    _build(tmp_path / "native", sources)
-    chosen = compiled.choose("auto", tmp_path / "native", sources)
-    assert chosen == compiled.build_dir(tmp_path / "native")
-    assert compiled.choose("python", tmp_path / "native", sources) is None
+    folder = _build(tmp_path / "native", sources)
+    assert compiled.choose("auto", tmp_path / "native", sources) == (folder, None)
+    assert compiled.choose("compiled", tmp_path / "native", sources) == (folder, None)
+    assert compiled.choose("python", tmp_path / "native", sources) == (None, None)
 
 
 def test_a_build_of_other_sources_is_never_used(tmp_path, sources):
     _build(tmp_path / "native", sources)
     (sources / "book.py").write_text("X = 2\n")  # edited after the build
-    assert compiled.choose("auto", tmp_path / "native", sources) is None
+    chosen, why = compiled.choose("auto", tmp_path / "native", sources)
+    assert chosen is None and "made from other sources (book.py)" in why
     with pytest.raises(ImportError, match=r"made from other sources \(book.py\)"):
         compiled.choose("compiled", tmp_path / "native", sources)
 
@@ -78,8 +85,23 @@ def test_a_build_against_other_schemas_is_never_used(tmp_path, sources):
         compiled.choose("compiled", tmp_path / "native", sources)
 
 
+def test_a_build_for_another_interpreter_is_never_used(tmp_path, sources):
+    _build(tmp_path / "native", sources, ext_suffix=".cpython-312-x86_64-linux-gnu.so")
+    with pytest.raises(ImportError, match=r"other sources \(ext_suffix\)"):
+        compiled.choose("compiled", tmp_path / "native", sources)
+
+
+def test_a_build_missing_a_module_is_never_used(tmp_path, sources):
+    """A module left out would run from source beside compiled ones, unnoticed."""
+    folder = _build(tmp_path / "native", sources)
+    next(folder.glob("book*")).unlink()
+    with pytest.raises(ImportError, match=r"lacks book\."):
+        compiled.choose("compiled", tmp_path / "native", sources)
+
+
 def test_a_missing_build_falls_back_or_is_named(tmp_path, sources):
-    assert compiled.choose("auto", tmp_path / "nothing", sources) is None
+    chosen, why = compiled.choose("auto", tmp_path / "nothing", sources)
+    assert chosen is None and why.startswith("no compiled build at")
     with pytest.raises(ImportError, match=r"no compiled build at .*ketnoi engine build"):
         compiled.choose("compiled", tmp_path / "nothing", sources)
 

@@ -9,11 +9,12 @@ the build must come first on this package's path before any of them is imported.
 
 from . import compiled
 
-_build = compiled.choose()
+_build, FALLBACK_REASON = compiled.choose()
 if _build is not None:
     __path__.insert(0, str(_build))
 IMPLEMENTATION = "python" if _build is None else "compiled"
 """Which build this process runs: the worker logs it and the benchmark reports it."""
+# FALLBACK_REASON: why the source runs although a build was allowed (None: it was not needed)
 
 from .book import MarketBook  # noqa: E402 (the path above decides where this comes from)
 from .config import MatchConfig  # noqa: E402
@@ -29,6 +30,7 @@ from .outcomes import (  # noqa: E402
 )
 
 __all__ = [
+    "FALLBACK_REASON",
     "IMPLEMENTATION",
     "Confirmed",
     "DemandFilled",

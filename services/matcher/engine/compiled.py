@@ -7,8 +7,9 @@ was built from exactly the files beside it: a build is never used for sources it
 from, so an edited engine never runs stale code.
 
 ``KETNOI_ENGINE`` chooses: ``auto`` (the default: the build when it is fresh, else the source,
-said in the log), ``compiled`` (the build or an ImportError naming why not: what the tests and
-the container image ask for) or ``python`` (the source, e.g. to compare the two).
+which the worker logs with the reason), ``compiled`` (the build or an ImportError naming why
+not: what the tests and the container image ask for) or ``python`` (the source, e.g. to
+compare the two).
 This module is the one the build leaves out, since it decides which build to use.
 """
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import sysconfig
 from pathlib import Path
@@ -26,16 +26,21 @@ PACKAGE = "services.matcher.engine"
 NOT_COMPILED = ("__init__.py", "compiled.py")
 """The package's entry (it must run before any build is chosen) and this module."""
 MANIFEST = "manifest.json"
+LIBRARY = "native__mypyc"  # the build's shared library, beside the modules
 MODES = ("auto", "compiled", "python")
-
-log = logging.getLogger("ketnoi.matcher.engine")
 
 
 def default_native_dir() -> Path:
     """Where builds go unless KETNOI_NATIVE_DIR says otherwise: the checkout's .ketnoi/native
     (the engine is services/matcher/engine under the project root)."""
     override = os.environ.get("KETNOI_NATIVE_DIR")
-    return Path(override) if override else ENGINE_DIR.parents[2] / ".ketnoi" / "native"
+    return Path(override).resolve() if override else ENGINE_DIR.parents[2] / ".ketnoi" / "native"
+
+
+def schemas_dir(engine_dir: Path = ENGINE_DIR) -> Path:
+    """The ``schemas`` package: a top-level package beside ``services``, in a checkout and in
+    an installed package alike (both are installed side by side)."""
+    return engine_dir.parents[2] / "schemas"
 
 
 def compiled_sources(engine_dir: Path = ENGINE_DIR) -> list[Path]:
@@ -48,11 +53,9 @@ def fingerprint(engine_dir: Path = ENGINE_DIR) -> dict[str, str]:
     (content, not timestamps, which a checkout changes) of every compiled module and of every
     module of ``schemas``, the top-level package beside ``services``: the build was
     type-checked against them, and compiled code checks those types when it runs."""
-    schemas_dir = engine_dir.parents[2] / "schemas"
+    schemas = schemas_dir(engine_dir)
     files = [(p.name, p) for p in compiled_sources(engine_dir)]
-    files += [
-        (f"schemas/{p.relative_to(schemas_dir)}", p) for p in sorted(schemas_dir.rglob("*.py"))
-    ]
+    files += [(f"schemas/{p.relative_to(schemas)}", p) for p in sorted(schemas.rglob("*.py"))]
     sources = {name: hashlib.sha256(p.read_bytes()).hexdigest() for name, p in files}
     return {"ext_suffix": sysconfig.get_config_var("EXT_SUFFIX") or "", **sources}
 
@@ -71,29 +74,37 @@ def stale_reason(native_dir: Path, engine_dir: Path = ENGINE_DIR) -> str | None:
         return f"no compiled build at {native_dir} (run `ketnoi engine build` or `make install`)"
     except (OSError, ValueError) as exc:
         return f"unreadable build manifest {manifest}: {exc}"
+    if not (schemas_dir(engine_dir) / "__init__.py").is_file():
+        return f"no schemas package at {schemas_dir(engine_dir)} to check the build against"
     wanted = fingerprint(engine_dir)
     if built != wanted:
         changed = sorted(k for k in wanted.keys() | built.keys() if wanted.get(k) != built.get(k))
         more = f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         named = ", ".join(changed[:5]) + more
         return f"the build at {native_dir} was made from other sources ({named})"
+    suffix = wanted["ext_suffix"]
+    modules = [f"{p.stem}{suffix}" for p in compiled_sources(engine_dir)] + [LIBRARY + suffix]
+    missing = [name for name in modules if not (build_dir(native_dir) / name).is_file()]
+    if missing:  # a module left out would quietly run from source beside compiled ones
+        return f"the build at {native_dir} lacks {', '.join(missing[:5])}"
     return None
 
 
 def choose(
     mode: str | None = None, native_dir: Path | None = None, engine_dir: Path = ENGINE_DIR
-) -> Path | None:
-    """The folder of compiled modules to put first on the package path, or None for source."""
+) -> tuple[Path | None, str | None]:
+    """The folder of compiled modules to put first on the package path (None: the source),
+    and why the source runs when the mode allowed a build (None otherwise). The caller says
+    it: the engine is imported before the services configure logging."""
     mode = (mode or os.environ.get("KETNOI_ENGINE") or "auto").strip().lower()
     if mode not in MODES:
         raise ImportError(f"KETNOI_ENGINE={mode!r}: allowed values are {', '.join(MODES)}")
     if mode == "python":
-        return None
+        return None, None
     native_dir = native_dir or default_native_dir()
     why = stale_reason(native_dir, engine_dir)
     if why is None:
-        return build_dir(native_dir)
+        return build_dir(native_dir), None
     if mode == "compiled":
         raise ImportError(f"KETNOI_ENGINE=compiled, but {why}")
-    log.info("matching engine runs from Python source: %s", why)
-    return None
+    return None, why
