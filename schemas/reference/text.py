@@ -33,15 +33,22 @@ def _spaced(text: str) -> str:
     return " ".join("".join(chars).split())
 
 
-@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
-    """Return a diacritic-free, lowercase, whitespace-collapsed key (cached: every event's
-    province, unit and category names pass here, and they repeat).
+    """Return a diacritic-free, lowercase, whitespace-collapsed key.
 
     Punctuation such as ``.``, ``-``, ``,`` becomes a space, so "Bà Rịa-Vũng Tàu" and
-    "ba ria - vung tau" fold to the same key "ba ria vung tau".
+    "ba ria - vung tau" fold to the same key "ba ria vung tau". Short texts are cached: every
+    event's province, unit and category names pass here, and they repeat; long ones (any
+    client's input, before its length is checked) are not kept.
     """
+    return _fold_short(text) if len(text) <= 64 else _fold(text)
+
+
+def _fold(text: str) -> str:
     return _spaced(strip_diacritics(text))
+
+
+_fold_short = lru_cache(maxsize=8192)(_fold)
 
 
 def lower_key(text: str) -> str:
