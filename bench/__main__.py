@@ -56,8 +56,8 @@ def run_core() -> list[dict[str, Any]]:
     for size in CORE_SIZES:
         both = core_throughput.side_by_side(size, CORE_EVENTS, CORE_CROSS, CORE_REPEAT, ENGINES)
         compiled, source = both["compiled"], both["python"]
-        if compiled["kinds"] != source["kinds"]:
-            raise SystemExit(f"core, book of {size}: the two builds decided differently")
+        if compiled["digest"] != source["digest"]:
+            raise SystemExit(f"core, book of {size}: the two engine builds decided differently")
         rows.append({**compiled, "python_rates": source["rates"]})
     return rows
 

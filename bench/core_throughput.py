@@ -21,7 +21,9 @@ a process of its own (``side_by_side``), since the choice is made when the engin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
+import hashlib
 import json
 import os
 import random
@@ -54,6 +56,20 @@ PROVINCES = [
 ]  # fmt: skip
 ORIGINS = ["Bắc Giang", "Sơn La", "Hưng Yên", "Hải Dương", "Đắk Nông", "Lâm Đồng", "Tiền Giang"]
 PRODUCTS = ["Vải thiều Lục Ngạn", "Nhãn lồng Hưng Yên", "Xoài Sơn La", "Bơ Đắk Nông"]
+
+
+def outcome_text(outcome: Any) -> str:
+    """One outcome as text, the same whichever engine build made it (for digests)."""
+    return f"{type(outcome).__name__}{sorted(dataclasses.asdict(outcome).items())}"
+
+
+def outcomes_digest(per_event: list[list[Any]]) -> str:
+    h = hashlib.sha256()
+    for outcomes in per_event:
+        for outcome in outcomes:
+            h.update(outcome_text(outcome).encode())
+        h.update(b";")
+    return h.hexdigest()
 
 
 class Orders:
@@ -273,6 +289,7 @@ def measure(
         "start": start_counts,
         "end": book.open_counts,
         "kinds": dict(kinds),
+        "digest": outcomes_digest(got),
         "types": dict(Counter(e.type for e in events)),
     }
 
