@@ -231,3 +231,20 @@ def test_an_update_carries_only_what_changed_and_clears_the_marks():
     new = {e.match.match_id for e in made if isinstance(e, ev.MatchProposed)}
     assert new and {r["id"] for r in second["matches"]} == new
     assert "d-new" in {r["id"] for r in second["demands"]}
+
+
+def test_an_update_carries_every_new_match_even_beyond_a_snapshots_rows():
+    """At 400 matches/s a flush holds over 200 changed rows: none may be left out, or a page
+    never shows that match (a snapshot keeps the latest FEED_ROWS; an update is all changes)."""
+    s = scenario()
+    p = apply_all(s.events + s.outputs)
+    board = p.board(SESSION)
+    views.update(p, board)
+    made = s.add(ev.OfferPublished, offer=offer_of("s-bg", "o-big", "1000", price=40_000))
+    for i in range(views.FEED_ROWS + 50):
+        made += s.add(ev.DemandPosted, demand=demand_of("b-hp", f"d-burst-{i}", "1"))
+    for event in s.events[-(views.FEED_ROWS + 51) :] + made:
+        p.apply(event)
+    new = {e.match.match_id for e in made if isinstance(e, ev.MatchProposed)}
+    assert len(new) > views.FEED_ROWS
+    assert {r["id"] for r in views.update(p, board)["matches"]} >= new
