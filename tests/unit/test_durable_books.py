@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -129,6 +131,12 @@ def test_reference_run_allocates_without_over_promising():
     assert len({e.match.match_id for e in proposed}) == len(proposed)
 
 
+def _applied(persisted: Mapping[str, Any]) -> int:
+    """The last offset the persisted marker says was applied (-1: no marker yet)."""
+    marker = persisted.get("__applied__|0")
+    return -1 if marker is None else marker["offset"]
+
+
 @pytest.mark.parametrize("committed_policy", ["from-start", "at-marker"])
 def test_recovery_after_a_crash_at_every_write(committed_policy):
     events = _stream()
@@ -138,8 +146,7 @@ def test_recovery_after_a_crash_at_every_write(committed_policy):
     for crash_at in range(len(writes) + 1):
         persisted = dict(writes[:crash_at])
         recovering = RecordingTable(persisted)
-        marker = persisted.get("__applied__|0")
-        applied = -1 if marker is None else marker["offset"]
+        applied = _applied(persisted)
         start = 0 if committed_policy == "from-start" else applied + 1
         after = _run(recovering, events, start=start)
         assert after == reference[start:], f"crash after write {crash_at} diverged"
@@ -211,8 +218,7 @@ def test_recovery_after_a_crash_at_every_write_of_batches(committed_policy, reco
     for crash_at in range(len(writes) + 1):
         persisted = dict(writes[:crash_at])
         recovering = RecordingTable(persisted)
-        marker = persisted.get("__applied__|0")
-        applied = -1 if marker is None else marker["offset"]
+        applied = _applied(persisted)
         start = {"from-start": 0, "halfway": (applied + 1) // 2, "at-marker": applied + 1}[
             committed_policy
         ]
@@ -229,16 +235,14 @@ def test_a_second_crash_during_recovery_still_recovers():
     first_writes = reference_table.log
     for first_crash in range(0, len(first_writes) + 1, 3):
         table = RecordingTable(dict(first_writes[:first_crash]))
-        marker = table.get("__applied__|0")
-        start = 0 if marker is None else marker["offset"] + 1
+        start = _applied(table) + 1
         _run_batches(table, events, [4, 1, 3], start=start)
         second_writes = table.log
         for second_crash in range(0, len(second_writes) + 1, 2):
             persisted = dict(first_writes[:first_crash])
             persisted.update(second_writes[:second_crash])
             recovering = RecordingTable(persisted)
-            marker = persisted.get("__applied__|0")
-            start = 0 if marker is None else (marker["offset"] + 1) // 2
+            start = (_applied(persisted) + 1) // 2
             after = _run_batches(recovering, events, [5, 2], start=start)
             assert after == reference[start:], (first_crash, second_crash)
             assert _effective_records(recovering) == _effective_records(reference_table)
