@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import uuid
+from collections import Counter
 
 import pytest
 
@@ -34,32 +35,46 @@ def _group(settings: Settings, name: str) -> ServiceGroup:
     return ServiceGroup(settings, settings.home / "test-logs" / settings.topic_prefix / name)
 
 
+def _kill_when_through(
+    settings: Settings, expected: dict[str, bytes], share: float, name: str
+) -> None:
+    """Start a worker and kill -9 it once ``share`` of the outputs are out; it must not have
+    finished by then."""
+    group = _group(settings, name)
+    group.start("matcher")
+    try:
+        eventually(lambda: harness.output_count(settings) >= len(expected) * share,
+                   timeout=120, what=f"the matcher to be {share:.0%} through")  # fmt: skip
+        os.killpg(group.procs["matcher"].pid, signal.SIGKILL)
+        group.procs["matcher"].wait(10)
+        assert harness.output_count(settings) < len(expected), (
+            "the worker finished before the kill; raise COUNT"
+        )
+    finally:
+        group.stop()
+
+
+def _run_to_the_end(settings: Settings, expected: dict[str, bytes], name: str) -> Counter:
+    """Start a worker and let it finish; the outputs must equal the uninterrupted run's."""
+    group = _group(settings, name)
+    group.start("matcher")
+    try:
+        eventually(lambda: harness.all_emitted(settings, expected), timeout=180,
+                   what=f"the {name} matcher to finish")  # fmt: skip
+        seen = harness.compare(expected, asyncio.run(harness.read_outputs(settings)))
+        group.raise_if_exited()
+    finally:
+        group.stop()
+    return seen
+
+
 def test_kill_9_mid_stream_then_restart_equals_one_uninterrupted_run(private: Settings):
     stream = harness.stream_with_decisions(private, COUNT)
     expected = harness.reference(private, stream)
     asyncio.run(harness.produce(private, stream))
 
-    first = _group(private, "first")
-    first.start("matcher")
-    try:
-        eventually(lambda: harness.output_count(private) >= len(expected) // 4, timeout=120,
-                   what="the matcher to be a quarter through")  # fmt: skip
-        os.killpg(first.procs["matcher"].pid, signal.SIGKILL)
-        first.procs["matcher"].wait(10)
-        done_before = harness.output_count(private)
-        assert done_before < len(expected), "the worker finished before the kill; raise COUNT"
-    finally:
-        first.stop()
-
-    second = _group(private, "second")
-    second.start("matcher")
-    try:
-        eventually(lambda: harness.all_emitted(private, expected), timeout=180,
-                   what="the restarted matcher to finish")  # fmt: skip
-        seen = harness.compare(expected, asyncio.run(harness.read_outputs(private)))
-        second.raise_if_exited()
-    finally:
-        second.stop()
+    _kill_when_through(private, expected, 0.25, "first")
+    seen = _run_to_the_end(private, expected, "second")
     assert sum(seen.values()) >= len(expected)
 
 
@@ -71,26 +86,8 @@ def test_kill_9_again_and_again_equals_one_uninterrupted_run(private: Settings):
     asyncio.run(harness.produce(private, stream))
 
     for n, share in enumerate((0.15, 0.4, 0.65)):
-        group = _group(private, f"run-{n}")
-        group.start("matcher")
-        try:
-            eventually(lambda s=share: harness.output_count(private) >= len(expected) * s,
-                       timeout=120, what=f"the matcher to be {share:.0%} through")  # fmt: skip
-            os.killpg(group.procs["matcher"].pid, signal.SIGKILL)
-            group.procs["matcher"].wait(10)
-            assert harness.output_count(private) < len(expected), "finished before the kill"
-        finally:
-            group.stop()
-
-    last = _group(private, "last")
-    last.start("matcher")
-    try:
-        eventually(lambda: harness.all_emitted(private, expected), timeout=180,
-                   what="the last matcher to finish")  # fmt: skip
-        harness.compare(expected, asyncio.run(harness.read_outputs(private)))
-        last.raise_if_exited()
-    finally:
-        last.stop()
+        _kill_when_through(private, expected, share, f"run-{n}")
+    _run_to_the_end(private, expected, "last")
 
 
 def test_second_worker_joining_mid_stream_equals_one_uninterrupted_run(private: Settings):
