@@ -18,6 +18,7 @@ from schemas.events import (
     MatchProposed,
     MatchReleased,
     derived_id,
+    event_type_name,
 )
 from schemas.matches import Match
 from services.matcher.engine import (
@@ -33,12 +34,8 @@ from services.matcher.engine import DemandFilled as Filled
 SOURCE = "ketnoi-matcher"
 
 
-def _id(*parts: str) -> str:
-    """The event id as text: the event model parses it (in pydantic's core, not uuid.UUID)."""
-    return derived_id(*parts)
-
-
 def output_events(outcomes: Iterable[Outcome], cause: AnyEvent) -> list[AnyEvent]:
+    """Event ids go in as text: the models parse them in pydantic's core, not uuid.UUID."""
     market = cause.market_key
     common = {
         "occurred_at": cause.occurred_at,
@@ -51,7 +48,7 @@ def output_events(outcomes: Iterable[Outcome], cause: AnyEvent) -> list[AnyEvent
         match outcome:
             case Proposed():
                 events.append(MatchProposed(
-                    event_id=_id("match.proposed", outcome.match_id),
+                    event_id=derived_id("match.proposed", outcome.match_id),
                     match=Match(
                         match_id=outcome.match_id, offer_id=outcome.offer_id,
                         demand_id=outcome.demand_id, supplier_id=outcome.supplier_id,
@@ -68,20 +65,20 @@ def output_events(outcomes: Iterable[Outcome], cause: AnyEvent) -> list[AnyEvent
                         Released: MatchReleased}[type(outcome)]  # fmt: skip
                 extra = {"reason": outcome.reason} if isinstance(outcome, Released) else {}
                 events.append(kind(
-                    event_id=_id(kind.model_fields["type"].default, outcome.match_id),
+                    event_id=derived_id(event_type_name(kind), outcome.match_id),
                     match_id=outcome.match_id, category=market, offer_id=outcome.offer_id,
                     demand_id=outcome.demand_id, quantity_kg=outcome.quantity_kg,
                     **extra, **common,
                 ))  # fmt: skip
             case Filled():
                 events.append(DemandFilled(
-                    event_id=_id("demand.filled", outcome.demand_id),
+                    event_id=derived_id("demand.filled", outcome.demand_id),
                     demand_id=outcome.demand_id, category=market, filled_kg=outcome.filled_kg,
                     **common,
                 ))  # fmt: skip
             case Unmatched():
                 events.append(DemandUnmatched(
-                    event_id=_id("demand.unmatched", outcome.demand_id, str(cause.event_id)),
+                    event_id=derived_id("demand.unmatched", outcome.demand_id, str(cause.event_id)),
                     demand_id=outcome.demand_id, category=market, open_kg=outcome.open_kg,
                     reason=outcome.reason, **common,
                 ))  # fmt: skip
