@@ -16,9 +16,9 @@ from decimal import Decimal
 from hashlib import sha1
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
 
-from schemas.fields import Contract, Identifier, Text
+from schemas.fields import Contract, Identifier, MarketCode, Moment, Text
 from schemas.matches import Match, Party
 from schemas.orders import Demand, Offer
 from schemas.organizations import Organization
@@ -33,7 +33,7 @@ ORDERS, MATCHES, SESSIONS, ORGANIZATIONS = "orders", "matches", "sessions", "org
 class Envelope(Contract):
     event_id: uuid.UUID = Field(description="idempotency key: the same id is applied once")
     schema_version: Literal[1] = SCHEMA_VERSION
-    occurred_at: AwareDatetime
+    occurred_at: Moment
     source: str = Field(min_length=1, max_length=200, description="connector or API client id")
     session_id: Identifier | None = Field(default=None, description="trade-connection session")
     correlation_id: uuid.UUID | None = Field(default=None, description="event that caused this")
@@ -86,7 +86,7 @@ class OfferWithdrawn(_MarketEvent):
     TOPIC: ClassVar[str] = ORDERS
     type: Literal["offer.withdrawn"] = "offer.withdrawn"
     offer_id: Identifier
-    category: str
+    category: MarketCode
     reason: Text | None = None
 
     @property
@@ -120,7 +120,7 @@ class DemandCancelled(_MarketEvent):
     TOPIC: ClassVar[str] = ORDERS
     type: Literal["demand.cancelled"] = "demand.cancelled"
     demand_id: Identifier
-    category: str
+    category: MarketCode
     reason: Text | None = None
 
     @property
@@ -134,7 +134,7 @@ class MatchAccepted(_MarketEvent):
     TOPIC: ClassVar[str] = ORDERS
     type: Literal["match.accepted"] = "match.accepted"
     match_id: Identifier
-    category: str
+    category: MarketCode
     party: Party
     org_id: Identifier
 
@@ -149,7 +149,7 @@ class MatchDeclined(_MarketEvent):
     TOPIC: ClassVar[str] = ORDERS
     type: Literal["match.declined"] = "match.declined"
     match_id: Identifier
-    category: str
+    category: MarketCode
     party: Party
     org_id: Identifier
     reason: Text | None = None
@@ -165,7 +165,7 @@ class MarketTick(_MarketEvent):
 
     TOPIC: ClassVar[str] = ORDERS
     type: Literal["market.tick"] = "market.tick"
-    category: str
+    category: MarketCode
 
     @property
     def market_key(self) -> str:
@@ -188,7 +188,7 @@ class MatchProposed(_MarketEvent):
 class _MatchOutcome(_MarketEvent):
     TOPIC: ClassVar[str] = MATCHES
     match_id: Identifier
-    category: str
+    category: MarketCode
     offer_id: Identifier
     demand_id: Identifier
     quantity_kg: Decimal = Field(gt=0)
@@ -235,7 +235,7 @@ class DemandFilled(_MarketEvent):
     TOPIC: ClassVar[str] = MATCHES
     type: Literal["demand.filled"] = "demand.filled"
     demand_id: Identifier
-    category: str
+    category: MarketCode
     filled_kg: Decimal = Field(gt=0)
 
     @property
@@ -249,9 +249,9 @@ class DemandUnmatched(_MarketEvent):
     TOPIC: ClassVar[str] = MATCHES
     type: Literal["demand.unmatched"] = "demand.unmatched"
     demand_id: Identifier
-    category: str
+    category: MarketCode
     open_kg: Decimal = Field(ge=0)
-    reason: str
+    reason: str = Field(max_length=2000)
 
     @property
     def market_key(self) -> str:

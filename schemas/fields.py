@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cache
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from schemas.reference.certifications import Certification, parse_certification
-from schemas.reference.provinces import normalise_province
+from schemas.reference.provinces import UnknownProvinceError, normalise_province, province_by_code
+from schemas.reference.taxonomy import categories
 from schemas.reference.taxonomy import category as lookup_category
 from schemas.reference.text import nfc
 from schemas.reference.units import parse_unit, to_kg
@@ -41,11 +52,93 @@ Identifier = Annotated[
     ),
 ]
 
-Vnd = Annotated[int, Field(ge=0, le=10**15, description="Vietnamese đồng, integer (no decimals)")]
 
-Days = Annotated[int, Field(ge=0, le=365, description="a number of days")]
+def _not_a_boolean(value: Any) -> Any:
+    """JSON ``true`` would otherwise pass as the integer 1 (a price of 1 đồng)."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
 
-Stars = Annotated[int, Field(ge=0, le=5, description="OCOP stars, 0 = not rated, 3-5 recognised")]
+
+def _ascii_digits(value: Any) -> Any:
+    """Python reads '١٢' (Arabic-Indic digits) as 12: amounts take ASCII digits only."""
+    value = _not_a_boolean(value)
+    if isinstance(value, str) and not value.isascii():
+        raise ValueError("write the number with ASCII digits 0-9 and '.' for decimals")
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_not_a_boolean, json_schema_input_type=int)]
+"""An integer that refuses booleans (pydantic would read ``true`` as 1)."""
+
+Vnd = Annotated[
+    WholeNumber, Field(ge=0, le=10**15, description="Vietnamese đồng, integer (no decimals)")
+]
+
+Days = Annotated[WholeNumber, Field(ge=0, le=365, description="a number of days")]
+
+Stars = Annotated[
+    WholeNumber, Field(ge=0, le=5, description="OCOP stars, 0 = not rated, 3-5 recognised")
+]
+
+Revision = Annotated[WholeNumber, Field(ge=1, le=10**9, description="increases with every update")]
+
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2100, 12, 31)
+"""Every calendar date and timestamp the platform computes with lies in this range, so adding
+a rating's 36 months, a lead time or a proposal's lifetime can never leave ``datetime``'s range
+(an offer rated on 9998-01-01 once stopped a market for good)."""
+_EARLIEST_MOMENT = datetime(EARLIEST_DATE.year, 1, 1, tzinfo=UTC)
+_AFTER_LATEST_MOMENT = datetime(LATEST_DATE.year + 1, 1, 1, tzinfo=UTC)
+
+
+def _plausible_date(value: date) -> date:
+    if not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValueError(
+            f"date {value} is outside the supported range {EARLIEST_DATE} to {LATEST_DATE}"
+        )
+    return value
+
+
+def _plausible_moment(value: datetime) -> datetime:
+    if not _EARLIEST_MOMENT <= value < _AFTER_LATEST_MOMENT:
+        raise ValueError(
+            f"time {value.isoformat()} is outside the supported range "
+            f"{EARLIEST_DATE} to {LATEST_DATE}"
+        )
+    return value
+
+
+TradeDate = Annotated[
+    date,
+    AfterValidator(_plausible_date),
+    Field(description=f"a calendar date from {EARLIEST_DATE} to {LATEST_DATE}"),
+]
+
+Moment = Annotated[
+    AwareDatetime,
+    AfterValidator(_plausible_moment),
+    Field(description=f"a timezone-aware time from {EARLIEST_DATE} to {LATEST_DATE}"),
+]
+
+
+def _known_market(value: str) -> str:
+    if value not in _market_codes():
+        return lookup_category(value).code  # raises with the allowed codes and a suggestion
+    return value
+
+
+@cache
+def _market_codes() -> frozenset[str]:
+    return frozenset(c.code for c in categories())
+
+
+MarketCode = Annotated[
+    str,
+    Field(max_length=64, description="a product category code: the market (see taxonomy)"),
+    AfterValidator(_known_market),
+]
+"""The market an event belongs to: a category code from the taxonomy, never free text."""
 
 CategoryCode = Annotated[
     str,
@@ -86,7 +179,11 @@ WeightUnit = Annotated[
 class Quantity(Contract):
     """An amount in a weight unit; parties are compared in kilograms."""
 
-    amount: Decimal = Field(gt=0, max_digits=18, decimal_places=3)
+    amount: Annotated[
+        Decimal,
+        BeforeValidator(_ascii_digits, json_schema_input_type=Decimal),
+        Field(gt=0, max_digits=18, decimal_places=3),
+    ]
     unit: WeightUnit
 
     @property
@@ -95,11 +192,43 @@ class Quantity(Contract):
 
 
 class ProvinceRef(Contract):
-    """A current provincial unit (after the 2025 merger), remembering the legacy name given."""
+    """A current provincial unit (after the 2025 merger), remembering the legacy name given.
 
-    code: str
-    name: str
-    legacy_name: str | None = None
+    Given as an object, the code must be a current unit's and the names must be its own: they
+    are replaced by the reference spelling, so free text never travels in a province (an
+    unknown code once made scoring raise in the matcher, for every later event)."""
+
+    code: str = Field(max_length=64)
+    name: str = Field(max_length=200)
+    legacy_name: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, data: Any) -> Any:
+        if not isinstance(data, Mapping) or not isinstance(data.get("code"), str):
+            return data  # the field validators name what is missing or of the wrong type
+        province = province_by_code(data["code"])
+        name, legacy = data.get("name"), data.get("legacy_name")
+        if isinstance(name, str) and name != province.name and _province_of(name) != province:
+            raise ValueError(
+                f"name {name!r} is not the name of province {province.code!r} ({province.name})"
+            )
+        if isinstance(legacy, str):
+            match = normalise_province(legacy)
+            if match.province != province:
+                raise ValueError(
+                    f"legacy_name {legacy!r} is part of {match.province.name}, "
+                    f"not of {province.name}"
+                )
+            legacy = match.legacy_name
+        return {**data, "name": province.name, "legacy_name": legacy}
+
+
+def _province_of(name: str) -> Any:
+    try:
+        return normalise_province(name).province
+    except UnknownProvinceError:
+        return None
 
 
 def _parse_province(value: Any) -> Any:
@@ -123,8 +252,8 @@ ProvinceField = Annotated[
 class DateWindow(Contract):
     """Inclusive calendar dates (Vietnam has one time zone, so dates need none)."""
 
-    start: date
-    end: date
+    start: TradeDate
+    end: TradeDate
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
-from schemas.fields import Contract, Identifier, Text
+from schemas.fields import Contract, Identifier, MarketCode, Moment, Text, Vnd
 
 
 class Party(StrEnum):
@@ -29,15 +29,17 @@ class Match(Contract):
     demand_id: Identifier
     supplier_id: Identifier
     buyer_id: Identifier
-    category: str
+    category: MarketCode
     quantity_kg: Decimal = Field(gt=0)
-    unit_price_vnd: int = Field(ge=0, description="the offer's price per `price_unit`")
-    price_unit: str = "kg"
+    unit_price_vnd: Vnd = Field(description="the offer's price per `price_unit`")
+    price_unit: str = Field(default="kg", max_length=16)
     score: float | None = Field(default=None, ge=0, le=100)
     score_breakdown: dict[str, float] = Field(
-        default_factory=dict, description="points per criterion, adding up to `score`"
+        default_factory=dict,
+        max_length=32,
+        description="points per criterion, adding up to `score`",
     )
-    expires_at: AwareDatetime | None = Field(
+    expires_at: Moment | None = Field(
         default=None, description="a proposal not accepted by both sides by then expires"
     )
     reason: Text | None = Field(default=None, description="why it was proposed, in words")

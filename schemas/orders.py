@@ -18,10 +18,14 @@ from schemas.fields import (
     Identifier,
     ProvinceField,
     Quantity,
+    Revision,
     Vnd,
     WeightUnit,
 )
 from schemas.products import Product, ProductCriteria
+
+MAX_SHIPS_TO = 100
+"""34 current provinces, or their 63 legacy names: a longer list only repeats itself."""
 
 
 def _not_above(small: Quantity | None, whole: Quantity, small_name: str) -> None:
@@ -41,7 +45,9 @@ class OfferSubmission(Contract):
     min_order: Quantity | None = Field(default=None, description="smallest lot the supplier sells")
     available: DateWindow = Field(description="dates the goods can be delivered from")
     ships_to: list[ProvinceField] | None = Field(
-        default=None, description="provinces it delivers to; omitted = anywhere in Vietnam"
+        default=None,
+        max_length=MAX_SHIPS_TO,
+        description="provinces it delivers to (current or legacy names); omitted = anywhere",
     )
     lead_time_days: Days = Field(default=0, description="days from order to dispatch")
     max_deferred_payment_days: Days = Field(
@@ -63,7 +69,7 @@ class OfferSubmission(Contract):
 
 class Offer(OfferSubmission):
     offer_id: Identifier
-    revision: int = Field(default=1, ge=1, description="increases with every update")
+    revision: Revision = 1
 
     @property
     def quantity_kg(self) -> Decimal:
@@ -107,7 +113,7 @@ class DemandSubmission(Contract):
 
 class Demand(DemandSubmission):
     demand_id: Identifier
-    revision: int = Field(default=1, ge=1, description="increases with every update")
+    revision: Revision = 1
 
     @property
     def quantity_kg(self) -> Decimal:

@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from schemas.fields import CategoryCode, CertificationCode, Contract, Stars, Text
+from schemas.fields import CategoryCode, CertificationCode, Contract, Stars, Text, TradeDate
 from schemas.reference.taxonomy import category as lookup_category
 
 OCOP_RATING_VALID_MONTHS = 36
@@ -23,7 +23,7 @@ class Product(Contract):
         default=None, description="OCOP group code; derived from the category when omitted"
     )
     ocop_stars: Stars = 0
-    ocop_rated_on: date | None = Field(
+    ocop_rated_on: TradeDate | None = Field(
         default=None,
         description=f"date of the OCOP rating (valid {OCOP_RATING_VALID_MONTHS} months)",
     )
