@@ -400,6 +400,8 @@ def measure(base: Settings, args: argparse.Namespace) -> dict[str, Any]:
     run = uuid.uuid4().hex[:8]
     settings = base.model_copy(update={
         "topic_prefix": f"bench-{run}.", "match_tick_seconds": 3600.0,
+        # A recorded scenario replayed at the bench's pace: its times are not the send times.
+        "max_clock_skew_seconds": 0.0,
         "match_proposal_ttl_hours": args.ttl_hours or base.match_proposal_ttl_hours,
     })  # fmt: skip
     group = ServiceGroup(settings, settings.home / "bench-logs" / f"e2e-{run}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +29,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
     match_proposal_ttl_hours: float = 24.0
     match_tick_seconds: float = 30.0
+    max_clock_skew_seconds: float = 300.0
+    """How far an orders event's occurred_at may be from its Kafka timestamp (else dead-lettered:
+    a market's clock must not jump); 0 turns the check off (a benchmark replaying a recorded
+    stream at its own pace)."""
     # -- gateway: limits, retries and clients (see services/gateway/) --
     api_key: str = ""
     """Key a client of the gateway (the simulator, scripts) sends; empty = none."""
@@ -42,7 +47,11 @@ class Settings(BaseSettings):
     bulk_max_items: int = 500
     """Most offers or demands in one bulk request (413 beyond it)."""
     publish_timeout_seconds: float = 5.0
-    """How long a write waits for Kafka's acknowledgement before answering 503."""
+    """How long a write waits for Kafka's acknowledgement before answering 503 (outcome
+    unknown: the event may still be recorded; the answer names the Idempotency-Key to retry)."""
+    max_event_bytes: int = Field(default=900_000, gt=0, le=1_000_000)
+    """Largest event (Kafka key + value) the gateway produces: 413 beyond it, never a 503 (a
+    retry cannot succeed). At most 1,000,000: below Kafka's 1 MiB message and request limits."""
     idempotency_retention_hours: float = 48.0
     """Idempotency records older than this are deleted (no TTL index: FerretDB has none)."""
     # -- monitor (services/monitor/) --
@@ -98,6 +107,11 @@ class Topics:
     def named(self, logical: str) -> str:
         """The full name of a logical topic ("orders", "matches", ...) as events declare it."""
         return f"{self.prefix}{logical}"
+
+    def logical(self, name: str) -> str:
+        """The logical name ("orders", ...) of one of our full topic names: what events declare
+        as their TOPIC. A foreign name stays as it is (and so never equals an event's TOPIC)."""
+        return name[len(self.prefix) :] if name.startswith(self.prefix) else name
 
     def all(self) -> list[str]:
         return [self.orders, self.matches, self.sessions, self.organizations, self.dead_letter]

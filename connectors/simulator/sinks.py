@@ -20,6 +20,7 @@ import httpx
 from connectors.simulator.pacing import Pacer
 from connectors.simulator.scenario import Generated
 from ketnoi.settings import Settings
+from schemas.admission import replay_timestamp_ms
 
 GATEWAY_PATHS = {"offer": "/v1/offers", "demand": "/v1/demands"}
 MAX_ERRORS_KEPT = 5
@@ -136,7 +137,9 @@ class _Producer(Protocol):
 
     async def stop(self) -> None: ...
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> Awaitable[Any]: ...
+    async def send(
+        self, topic: str, value: bytes, key: bytes, timestamp_ms: int | None = None
+    ) -> Awaitable[Any]: ...
 
 
 class KafkaSink:
@@ -188,6 +191,7 @@ class KafkaSink:
             self.settings.topics.named(event.TOPIC),
             key=event.kafka_key.encode("utf-8"),
             value=event.model_dump_json().encode("utf-8"),
+            timestamp_ms=replay_timestamp_ms(event),  # scenario time, as the clock check expects
         )
         self._pending.append((event.type, delivery))
         while self._pending and (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from datetime import timedelta
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -38,6 +39,12 @@ async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
         return [(name, name in created) for name in partitions]
     finally:
         await admin.close()
+
+
+def max_skew(settings: Settings) -> timedelta | None:
+    """The clock check's bound for orders events (``schemas.admission``); None when off."""
+    seconds = settings.max_clock_skew_seconds
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 def ensure_topics_sync(settings: Settings) -> list[tuple[str, bool]]:

@@ -20,15 +20,25 @@ event id), found by walking the ring back from the marker's slot. Everything els
 from the committed offset and, the engine being deterministic, decides the same, whatever the
 batch boundaries were before the crash. Writing per batch rather than per event is what makes
 the worker fast: each table write is a changelog message.
+
+An event the engine raises on is poison, not an outage: the engine is pure and deterministic,
+so it would raise on every replay and halt its market for good. Its market's book is rebuilt
+as if the event had never come (from the table, which holds the state before the batch, plus
+the batch's earlier events of that market), and the event's only output is a dead-letter
+record, stored in the ring like any output: a replay dead-letters the same event and decides
+everything else the same.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from schemas.events import AnyEvent
+from schemas.events import ORDERS, AnyEvent
+from schemas.problems import describe
+from services.common.dead_letter import dead_letter_record
 from services.matcher.engine import MarketBook, MatchConfig
 from services.matcher.outputs import output_events
 
@@ -44,10 +54,28 @@ Write = Callable[[int, str, Any], None]
 """Stores ``table[key] = value`` for an event of partition p (the changelog partition)."""
 
 
+log = logging.getLogger("ketnoi.matcher")
+
+
 @dataclass(frozen=True)
 class Output:
     key: bytes
     value: bytes
+    dead_letter: bool = False  # for the dead-letter topic, not the matches topic
+
+
+Poisoned = Callable[[int, int, AnyEvent, Exception], Output]
+"""The dead-letter output for an event the engine raised on: (partition, offset, event, error)."""
+
+
+def dead_letter_output(partition: int, offset: int, event: AnyEvent, error: Exception) -> Output:
+    """The default record: the event as parsed stands for its raw bytes."""
+    key = event.kafka_key.encode()
+    record = dead_letter_record(
+        service="matcher", stage="engine", topic=ORDERS, partition=partition, offset=offset,
+        key=key, raw=event.model_dump_json().encode(), reason=describe(error), error=error,
+    )  # fmt: skip
+    return Output(key, record, dead_letter=True)
 
 
 def _marker_key(partition: int) -> str:
@@ -99,11 +127,13 @@ class DurableBooks:
         config: MatchConfig | None = None,
         restore: Callable[[str, Iterable[tuple[str, dict]], MatchConfig], MarketBook] | None = None,
         write: Write | None = None,
+        poisoned: Poisoned = dead_letter_output,
     ) -> None:
         self.table = table
         self.config = config or MatchConfig()
         self._restore = restore or MarketBook.restore
         self._write: Write = write or (lambda _partition, key, value: table.__setitem__(key, value))
+        self._poisoned = poisoned
         self._books: dict[str, MarketBook] = {}
         self._partition_of: dict[str, int] = {}
         self._last_marker: dict[int, dict] = {}
@@ -154,6 +184,7 @@ class DurableBooks:
         results: list[list[Output]] = []
         fresh: list[tuple[int, list[Output]]] = []
         touched: dict[str, MarketBook] = {}
+        taken: dict[str, list[AnyEvent]] = {}  # each market's events applied in this batch
         for offset, event in items:
             if offset <= applied:
                 results.append(stored.get(offset, []))
@@ -162,15 +193,34 @@ class DurableBooks:
             book = touched.get(market)
             if book is None:
                 book = touched[market] = self._book(market, partition)
-            outputs = [
-                Output(out.kafka_key.encode(), out.model_dump_json().encode())
-                for out in output_events(book.apply(event), event)
-            ]
+            try:
+                outputs = [
+                    Output(out.kafka_key.encode(), out.model_dump_json().encode())
+                    for out in output_events(book.apply(event), event)
+                ]
+            except Exception as exc:  # the engine is pure: the event's own fault
+                log.warning("engine refused %s@%s (%s): %r; dead-lettered, market %s goes on",
+                            event.type, offset, event.event_id, exc, market)  # fmt: skip
+                touched[market] = self._rebuilt(market, partition, taken.get(market, []))
+                outputs = [self._poisoned(partition, offset, event, exc)]
+            else:
+                taken.setdefault(market, []).append(event)
             results.append(outputs)
             fresh.append((offset, outputs))
         if fresh:
             self._persist(partition, fresh, touched)
         return results
+
+    def _rebuilt(self, market: str, partition: int, taken: list[AnyEvent]) -> MarketBook:
+        """The market's book as if the poison event had not come: restored from the table
+        (its state before this batch) with the batch's earlier events applied again. The
+        engine is deterministic, so their outcomes are the ones already returned."""
+        self._books.pop(market, None)
+        self._partition_of.pop(market, None)
+        book = self._book(market, partition)
+        for event in taken:
+            book.apply(event)
+        return book
 
     def _persist(
         self, partition: int, fresh: list[tuple[int, list[Output]]], touched: dict[str, MarketBook]
@@ -185,7 +235,11 @@ class DurableBooks:
                 prev = _as_applied(get(full_key), applied)  # its value before this batch
                 write(partition, full_key, {"v": record, "p": partition, "by": last, "prev": prev})
         seq = marker.get("seq", 0) + 1
-        entries = [[o, out.key.decode(), out.value.decode()] for o, outs in fresh for out in outs]
+        entries = [
+            [o, out.key.decode(), out.value.decode(), *([1] if out.dead_letter else [])]
+            for o, outs in fresh
+            for out in outs
+        ]
         chunks = _chunks(entries)
         slot = _slot_key(partition, seq)
         for index, chunk in enumerate(chunks[1:], start=1):
@@ -213,8 +267,9 @@ class DurableBooks:
                 slot = self.table.get(key)
                 if slot is None or slot["seq"] != seq:
                     break  # older than the ring: its outputs were committed long ago
-                for offset, k, v in self._slot_entries(key, slot):
-                    found.setdefault(offset, []).append(Output(k.encode(), v.encode()))
+                for offset, k, v, *dead_letter in self._slot_entries(key, slot):
+                    output = Output(k.encode(), v.encode(), bool(dead_letter))
+                    found.setdefault(offset, []).append(output)
                 covered, seq = slot["first"], seq - 1
             self._replay[partition] = (marker, covered, found)
         for offset in offsets:

@@ -22,11 +22,13 @@ from faust.stores.memory import Store as MemoryStore
 from faust.types import EventT, ProducerT
 
 from ketnoi.settings import Settings
-from schemas.events import ORDERS, AnyEvent, MarketTick, derived_id, utcnow
+from schemas.events import AnyEvent, MarketTick, derived_id, utcnow
+from schemas.problems import describe
+from services.common.dead_letter import dead_letter_key, dead_letter_record
 from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
-from services.common.intake import parse_or_dead_letter
+from services.common.intake import Intake
 from services.common.topics import ensure_topics
-from services.matcher.durable import DurableBooks
+from services.matcher.durable import DurableBooks, Output
 from services.matcher.engine import FALLBACK_REASON, IMPLEMENTATION, MatchConfig
 
 log = logging.getLogger("ketnoi.matcher")
@@ -40,14 +42,6 @@ PRODUCER_TUNING = {"producer_linger": 0.005, "producer_max_batch_size": 256 * 10
 """Each produce request is a socket write the broker answers; with Faust's default linger of 0
 the worker sent one for every few messages and spent a fifth of its CPU in those writes. A few
 milliseconds of linger puts a batch's changelog writes and outputs in a few requests."""
-
-
-def belongs_on_orders(parsed: AnyEvent, event: EventT) -> None:
-    """Only orders-topic events, keyed by their market, may change the book."""
-    if parsed.TOPIC != ORDERS:
-        raise ValueError(f"event type {parsed.type!r} does not belong on {event.message.topic}")
-    if event.key is None or event.key.decode() != parsed.market_key:
-        raise ValueError(f"Kafka key {event.key!r} is not the market key {parsed.market_key!r}")
 
 
 def match_config(settings: Settings) -> MatchConfig:
@@ -127,12 +121,24 @@ def build(settings: Settings) -> faust.App:
     app = make_app("matcher", settings, **PRODUCER_TUNING)
     names = settings.topics
     orders = raw_topic(app, names.orders)
-    matches_name = names.matches
+    matches_name, dead_letter_name = names.matches, names.dead_letter
     dead_letter = raw_topic(app, names.dead_letter)
+    intake = Intake("matcher", settings, dead_letter, log)
     table = app.Table("book", default=None, partitions=settings.topic_partitions)
     contents = table_mapping(table)
     writer = TableWriter(table, contents)
-    books = DurableBooks(contents, match_config(settings), write=writer)
+    raw_of: dict[tuple[int, int], EventT] = {}  # the batch's events by (partition, offset)
+
+    def poisoned(partition: int, offset: int, parsed: AnyEvent, error: Exception) -> Output:
+        """The engine raised on an event: its dead-letter record, with the raw bytes."""
+        event = raw_of[partition, offset]
+        record = dead_letter_record(
+            service="matcher", stage="engine", topic=names.orders, partition=partition,
+            offset=offset, key=event.key, raw=event.value, reason=describe(error), error=error,
+        )  # fmt: skip
+        return Output(dead_letter_key(event.key) or b"", record, dead_letter=True)
+
+    books = DurableBooks(contents, match_config(settings), write=writer, poisoned=poisoned)
     collections = ShortFullCollections()
 
     @app.task
@@ -165,11 +171,12 @@ def build(settings: Settings) -> faust.App:
 
     async def process(events: list[EventT]) -> None:
         by_partition: dict[int, list[tuple[int, AnyEvent]]] = {}
+        raw_of.clear()
         for event in events:
-            parsed = await parse_or_dead_letter(event, dead_letter, "matcher", log,
-                                                check=belongs_on_orders)  # fmt: skip
+            parsed = await intake.admit(event)
             if parsed is not None:
                 message = event.message
+                raw_of[message.partition, message.offset] = event
                 by_partition.setdefault(message.partition, []).append((message.offset, parsed))
         outputs = [
             output
@@ -179,7 +186,8 @@ def build(settings: Settings) -> faust.App:
         ]
         await writer.flush(app.producer)
         for output in outputs:
-            await app.producer.send(matches_name, output.key, output.value, None, None, None)
+            topic = dead_letter_name if output.dead_letter else matches_name
+            await app.producer.send(topic, output.key or None, output.value, None, None, None)
 
     @app.timer(interval=settings.match_tick_seconds)
     async def tick() -> None:

@@ -3,7 +3,9 @@
 The monitor is fed by Kafka, not by polling the store: one consumer per gateway process, with no
 consumer group (every process needs every partition) and no committed offsets (the projection
 lives in memory and is rebuilt by replay at start). Events that do not parse are skipped and
-counted; the services that own those topics dead-letter them with the reason.
+counted, as are events out of place by the rule the matcher and the recorder apply
+(``schemas.admission``), so the monitor never shows what they refused; the services that own
+those topics dead-letter them with the reason.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import asyncio
 import contextlib
 import logging
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from pydantic import ValidationError
 
 from ketnoi.settings import Settings
+from schemas.admission import check_placement, kafka_time
 from schemas.events import parse_event
-from services.common.topics import ensure_topics
+from services.common.topics import ensure_topics, max_skew
 from services.monitor.projection import Projection
 
 log = logging.getLogger("ketnoi.monitor")
@@ -34,6 +36,7 @@ class KafkaFeed:
         self.skipped = 0
         self.caught_up = asyncio.Event()
         self._start_ends: dict | None = None
+        self._max_skew = max_skew(settings)
 
     def topics(self) -> list[str]:
         names = self.settings.topics
@@ -69,19 +72,21 @@ class KafkaFeed:
                 batches = await consumer.getmany(timeout_ms=500, max_records=5000)
                 for records in batches.values():
                     for record in records:
-                        self._apply(record.value)
+                        self._apply(record)
                 if not self.caught_up.is_set():
                     await self._check_caught_up(consumer)
         finally:
             with contextlib.suppress(KafkaError, asyncio.CancelledError):
                 await consumer.stop()
 
-    def _apply(self, raw: bytes | None) -> None:
-        if raw is None:
+    def _apply(self, record: ConsumerRecord) -> None:
+        if record.value is None:
             return
         try:
-            event = parse_event(raw)
-        except (ValidationError, ValueError, UnicodeDecodeError):
+            event = parse_event(record.value)
+            check_placement(event, self.settings.topics.logical(record.topic), record.key,
+                            kafka_time(record.timestamp), self._max_skew)  # fmt: skip
+        except Exception:  # whatever refuses it, the event's owners dead-letter it
             self.skipped += 1
             return
         self.projection.apply(event)

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from connectors.simulator import events as scenario_events
 from ketnoi.settings import Settings
 from schemas import events as ev
+from schemas.admission import replay_timestamp_ms
 from services.matcher.durable import DurableBooks
 from services.matcher.worker import match_config
 
@@ -84,7 +85,8 @@ async def produce(settings: Settings, stream: list[ev.AnyEvent]) -> None:
     try:
         for event in stream:
             await producer.send(settings.topics.orders, key=event.kafka_key.encode(),
-                                value=event.model_dump_json().encode())  # fmt: skip
+                                value=event.model_dump_json().encode(),
+                                timestamp_ms=replay_timestamp_ms(event))  # fmt: skip
         await producer.flush()
     finally:
         await producer.stop()

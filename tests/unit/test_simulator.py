@@ -501,6 +501,7 @@ async def test_gateway_sink_fails_loudly_when_unreachable():
 class FakeProducer:
     def __init__(self, fail_every: int = 0) -> None:
         self.records: list[tuple[str, bytes, bytes]] = []
+        self.timestamps: list[int | None] = []
         self.fail_every = fail_every
         self.started = self.stopped = False
 
@@ -510,8 +511,11 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def send(self, topic: str, value: bytes, key: bytes) -> asyncio.Future:
+    async def send(
+        self, topic: str, value: bytes, key: bytes, timestamp_ms: int | None = None
+    ) -> asyncio.Future:
         self.records.append((topic, key, value))
+        self.timestamps.append(timestamp_ms)
         delivery = asyncio.get_running_loop().create_future()
         if self.fail_every and len(self.records) % self.fail_every == 0:
             delivery.set_exception(KafkaTimeoutError())
@@ -528,6 +532,8 @@ async def test_kafka_sink_routes_and_keys_like_the_gateway():
     report = await pump(items, sink)
     assert producer.started and producer.stopped
     assert len(producer.records) == len(items)
+    # Scenario time is stamped as the record's time, so the workers' clock check holds.
+    assert producer.timestamps == [int(item.event.occurred_at.timestamp() * 1000) for item in items]
     for (topic, key, value), item in zip(producer.records, items, strict=True):
         event = parse_event(value)
         assert event == item.event
