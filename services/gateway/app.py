@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
             settings.publish_timeout_seconds,
             prepare=lambda: ensure_topics(settings),
             metrics=metrics,
+            max_event_bytes=settings.max_event_bytes,
         )
         if isinstance(events, EventPublisher) and own:
             await events.start()

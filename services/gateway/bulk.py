@@ -2,8 +2,10 @@
 
 Each item is validated and authorized on its own, so one bad row does not sink the other 499;
 the accepted ones go to Kafka together (pipelined) and the answer says, per index, the id
-assigned or what was wrong. All refused: 422. Kafka down: 503 for the whole request (retry with
-the same Idempotency-Key: the item ids are derived from it, so nothing is doubled).
+assigned or what was wrong. All refused: 422. Kafka not acknowledging: 503 for the whole
+request, outcome unknown, naming the Idempotency-Key to retry with (the gateway assigns one when
+the request had none): the item ids derive from it, so nothing is doubled. An item whose event
+exceeds ``max_event_bytes``: 413 for the whole request, and nothing is sent.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ class Gateway:
     limiter: RateLimiter
 
     async def publish(self, *events: Envelope) -> None:
-        """Return once Kafka acknowledged every event (raises PublishUnavailable otherwise)."""
+        """Return once Kafka acknowledged every event: ``PublishUnavailable`` (503, outcome
+        unknown) otherwise, ``EventTooLarge`` (413, nothing sent) for an event over the limit."""
         topics = self.settings.topics
         await self.publisher.publish_many([(topics.named(e.TOPIC), e) for e in events])
 

@@ -11,6 +11,12 @@ key, ``find_one_and_update`` guards the takeover of an abandoned claim, and plai
 - the produce failed (503) or the request was refused (4xx): the claim is deleted, so a retry
   runs again. Ids of what a keyed request creates derive from (org, key, request), so even a
   retry after an ambiguous Kafka failure produces the same events, which consumers apply once.
+
+A request without a key gets one from the gateway (random), and its ids derive from it exactly
+as they would for a client's key, but no record is written (the fast path stays one produce).
+Kafka may still deliver an event the gateway answered 503 for (see ``publisher.py``), so that
+503 names the key, the ids and the event ids: the client's retry with the key converges on
+them instead of creating a second offer.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from services.gateway.context import Gateway
 from services.gateway.keys import Caller
 from services.gateway.logs import log
 from services.gateway.problems import ApiProblem
+from services.gateway.publisher import PublishUnavailable, WriteAttempt
 
 IdempotencyKey = Annotated[
     str | None,
@@ -42,7 +49,8 @@ IdempotencyKey = Annotated[
         max_length=255,
         pattern=r"^[\x21-\x7e]+$",
         description="Any unique string (e.g. a UUID) per logical write: a retry with the same "
-        "key returns the first answer instead of writing twice.",
+        "key returns the first answer instead of writing twice. Without one, a 503 names a key "
+        "the gateway assigned: retry with it.",
     ),
 ]
 REPLAYED = "Idempotent-Replayed"
@@ -50,20 +58,41 @@ _KEPT_HEADERS = ("location", "etag")
 
 
 class Ids:
-    """Ids for what a request creates: random, or derived from the idempotency claim."""
+    """Ids for what a request creates, derived from its idempotency seed, with a record of each
+    one handed out: a 503 names them, so a retry with the same key converges on them."""
 
-    def __init__(self, seed: str | None = None) -> None:
+    def __init__(self, seed: str, *, key: str | None = None, generated: bool = False) -> None:
         self.seed = seed
+        self.key = key
+        self.generated = generated
+        self._entities: dict[tuple[str, int], str] = {}
+        self._events: dict[int, uuid.UUID] = {}
+
+    @classmethod
+    def for_request(cls, org_id: str, key: str, digest: str, *, generated: bool = False) -> Ids:
+        """The one seed formula, shared by client keys and gateway-assigned ones."""
+        return cls(f"idem|{org_id}|{key}|{digest}", key=key, generated=generated)
 
     def entity(self, kind: str, index: int = 0) -> str:
-        if self.seed is None:
-            return str(uuid.uuid4())
-        return derived_id(self.seed, kind, str(index))
+        value = derived_id(self.seed, kind, str(index))
+        self._entities[(kind, index)] = value
+        return value
 
     def event(self, index: int = 0) -> uuid.UUID:
-        if self.seed is None:
-            return uuid.uuid4()
-        return uuid.UUID(derived_id(self.seed, "event", str(index)))
+        value = uuid.UUID(derived_id(self.seed, "event", str(index)))
+        self._events[index] = value
+        return value
+
+    def attempt(self) -> WriteAttempt | None:
+        """What was handed out so far, and the key a retry must send to get it again."""
+        if self.key is None:
+            return None
+        return WriteAttempt(
+            idempotency_key=self.key,
+            generated=self.generated,
+            created=tuple((kind, value) for (kind, _), value in self._entities.items()),
+            event_ids=tuple(str(value) for value in self._events.values()),
+        )
 
 
 Handler = Callable[[Ids], Awaitable[Response]]
@@ -93,9 +122,12 @@ async def run_once(
     request: Request, gateway: Gateway, caller: Caller, key: str | None, handler: Handler
 ) -> Response:
     """Run ``handler`` at most once per (organization, key) and the same request."""
-    if key is None:
-        return await handler(Ids())
     digest = await request_hash(request)
+    if key is None:
+        assigned = uuid.uuid4().hex  # no record: the key only seeds ids a 503 hands back
+        return await _publishing(
+            handler, Ids.for_request(caller.org_id, assigned, digest, generated=True)
+        )
     record_id = hashlib.sha256(f"{caller.org_id}\n{key}".encode()).hexdigest()
     records = gateway.db[IDEMPOTENCY]
     now = datetime.now(UTC)
@@ -115,7 +147,7 @@ async def run_once(
         if replay is not None:
             return replay
     try:
-        response = await handler(Ids(f"idem|{caller.org_id}|{key}|{digest}"))
+        response = await _publishing(handler, Ids.for_request(caller.org_id, key, digest))
     except BaseException:
         await records.delete_one({"_id": record_id, "state": "pending", "created_at": now})
         raise
@@ -136,6 +168,15 @@ async def run_once(
     else:
         await records.delete_one({"_id": record_id, "state": "pending", "created_at": now})
     return response
+
+
+async def _publishing(handler: Handler, ids: Ids) -> Response:
+    """Run the handler; a failed publish carries what it handed out, for the 503 to name."""
+    try:
+        return await handler(ids)
+    except PublishUnavailable as exc:
+        exc.attempt = ids.attempt()
+        raise
 
 
 async def _existing(

@@ -22,6 +22,10 @@ the matcher's proposals) follow within seconds at the `status_url`.
   (retailer, supplier, province, organizer, admin). Each key sees and changes its own
   organization's data only.
 - **Retries**: send an `Idempotency-Key` header on writes; a retry returns the first answer.
+  A `503` on a write means Kafka did not acknowledge in time and the outcome is unknown (the
+  event may still be recorded): it names the `Idempotency-Key` to retry with (assigned by the
+  gateway when you sent none), and that retry converges on the same ids.
+- **Sizes**: an event above `max_event_bytes` (900,000 by default) is refused with `413`.
 - **Errors**: RFC 9457 problem details, with the field path, the allowed values and the closest
   match (`quantity.unit: unknown unit 'bao' ... did you mean 'hộp'?`).
 """

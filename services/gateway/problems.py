@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from schemas.problems import Problem, explain_errors
 from services.gateway.logs import current_request_id, log
-from services.gateway.publisher import PublishUnavailable
+from services.gateway.publisher import EventTooLarge, PublishUnavailable, WriteAttempt
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -195,20 +195,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(PublishUnavailable)
     async def unavailable(request: Request, exc: PublishUnavailable) -> JSONResponse:
-        recorded = (
-            "Part of the batch was recorded: retry it with the same Idempotency-Key, so the "
-            "items keep their ids and none is doubled."
-            if exc.acknowledged
-            else "Nothing was recorded; retry after a few seconds (with the same "
-            "Idempotency-Key, the retry is safe)."
-        )
-        return problem_response(
-            503,
-            f"{exc} {recorded}",
-            instance=request.url.path,
-            headers={"Retry-After": str(exc.retry_after)},
-            kind="event-log-unavailable",
-        )
+        return publish_problem(exc, request.url.path)
+
+    @app.exception_handler(EventTooLarge)
+    async def too_large(request: Request, exc: EventTooLarge) -> JSONResponse:
+        return event_too_large(exc, request.url.path)
 
     @app.exception_handler(PyMongoError)
     async def store_down(request: Request, exc: PyMongoError) -> JSONResponse:
@@ -227,6 +218,76 @@ def install(app: FastAPI) -> None:
         return problem_response(
             500, "an unexpected error; it was logged with the request id", instance=request.url.path
         )
+
+
+def publish_problem(exc: PublishUnavailable, instance: str | None = None) -> JSONResponse:
+    """503 for a write Kafka did not acknowledge: what is known of its outcome, and the key whose
+    retry converges on the same ids (Kafka may deliver the first attempt later)."""
+    attempt = exc.attempt
+    extra: dict[str, Any] = {"outcome": "unknown" if exc.sent else "not-sent"}
+    headers = {"Retry-After": str(exc.retry_after)}
+    if not exc.sent:
+        detail = f"{exc} Nothing was sent."
+    elif exc.acknowledged:
+        extra["acknowledged"] = exc.acknowledged
+        detail = f"{exc} The outcome of the others is unknown: Kafka may still record them later."
+    else:
+        detail = f"{exc} The outcome is unknown: Kafka may still record the event(s) later."
+    if attempt is None:
+        detail = f"{detail} Retry after a few seconds."
+    else:
+        hint = retry_hint(attempt)
+        detail = f"{detail} {hint[0].upper()}{hint[1:]}, so nothing is recorded twice."
+        headers["Idempotency-Key"] = attempt.idempotency_key
+        extra.update(
+            idempotency_key=attempt.idempotency_key,
+            idempotency_key_assigned=attempt.generated,
+            created=[{"kind": kind, "id": value} for kind, value in attempt.created],
+            event_ids=list(attempt.event_ids),
+            hint=hint,
+        )
+    return problem_response(
+        503, detail, instance=instance, headers=headers, kind="event-log-unavailable", extra=extra
+    )
+
+
+def retry_hint(attempt: WriteAttempt) -> str:
+    """``retry the same request with header Idempotency-Key: K; the retry converges on ...``."""
+    return (
+        f"retry the same request with header Idempotency-Key: {attempt.idempotency_key}; "
+        f"the retry converges on the same {_converges_on(attempt)}"
+    )
+
+
+def _converges_on(attempt: WriteAttempt) -> str:
+    created, events = attempt.created, attempt.event_ids
+    if len(created) == 1 and len(events) == 1:
+        kind, value = created[0]
+        return f"{kind} {value} (event {events[0]})"
+    if created:
+        kinds = sorted({kind for kind, _ in created})
+        return f"{len(created)} {'/'.join(kinds)} ids and {len(events)} events listed here"
+    if len(events) == 1:
+        return f"event {events[0]}"
+    return f"{len(events)} events listed here"
+
+
+def event_too_large(exc: EventTooLarge, instance: str | None = None) -> JSONResponse:
+    """413: Kafka would refuse the event on every retry, so none is sent and none is asked."""
+    field = FieldProblem(
+        path=exc.field,
+        problem=f"{exc.field_size:,} bytes in an event of {exc.size:,} bytes",
+        allowed=[f"event <= {exc.limit:,} bytes"],
+    )
+    extra = {
+        "size_bytes": exc.size,
+        "limit_bytes": exc.limit,
+        "event_type": exc.event_type,
+        "largest_field": exc.field,
+    }
+    return problem_response(
+        413, str(exc), instance=instance, errors=[field], kind="event-too-large", extra=extra
+    )
 
 
 def _allowed_methods(app: FastAPI, request: Request) -> str:
@@ -257,14 +318,22 @@ def _line(problem: FieldProblem) -> str:
     return text
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these statuses, all problem+json (see ``openapi.py``)."""
+def documented(*statuses: int, write: bool = False) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these statuses, all problem+json (see ``openapi.py``); a
+    ``write``'s 503 also carries the Idempotency-Key to retry with."""
     out: dict[int | str, dict[str, Any]] = {}
     for status in statuses:
         entry: dict[str, Any] = {"model": ProblemDetails, "description": _KINDS[status][1]}
         if status in (429, 503):
             entry["headers"] = {
                 "Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}
+            }
+        if status == 503 and write:
+            entry["headers"]["Idempotency-Key"] = {
+                "description": "on a write Kafka did not acknowledge (outcome unknown): the key "
+                "to retry with, so the retry converges on the same ids (assigned by the gateway "
+                "when the request had none)",
+                "schema": {"type": "string"},
             }
         out[status] = entry
     return out

@@ -1,5 +1,6 @@
 """Safe retries from flaky venue Wi-Fi: an Idempotency-Key makes a repeated write return the
-first answer and produce one event; a failed produce leaves nothing behind."""
+first answer and produce one event; a failed produce leaves no idempotency record, and its 503
+names the key whose retry reuses the same ids."""
 
 from __future__ import annotations
 
@@ -163,6 +164,7 @@ async def test_a_failed_produce_frees_the_key_and_the_retry_reuses_the_ids(
         assert failed.headers["content-type"] == "application/problem+json"
         assert int(failed.headers["Retry-After"]) > 0
         assert failed.json()["type"] == "urn:ketnoi:problem:event-log-unavailable"
+        assert failed.json()["outcome"] == "unknown" and failed.headers["Idempotency-Key"] == key
         assert mongo.idempotency.count_documents({"key": key}) == 0  # nothing half-written
 
         retried = await client.post("/v1/offers", json=_offer(supplier), headers=headers)
@@ -175,6 +177,8 @@ async def test_a_failed_produce_frees_the_key_and_the_retry_reuses_the_ids(
     (lost,) = publisher.attempts[0]
     assert str(lost.event_id) == retried.json()["event_id"]
     assert lost.offer.offer_id == retried.json()["id"]
+    assert failed.json()["event_ids"] == [retried.json()["event_id"]]
+    assert failed.json()["created"] == [{"kind": "offer", "id": retried.json()["id"]}]
     record = mongo.idempotency.find_one({"key": key})
     assert record["state"] == "done" and record["status"] == 202
 
@@ -218,6 +222,8 @@ def test_unreachable_kafka_is_503_with_retry_after_and_reads_still_work(infra, a
             assert response.status_code == 503, response.text
             assert int(response.headers["Retry-After"]) > 0
             assert "Kafka" in response.json()["detail"]
+            assert response.json()["outcome"] == "not-sent"  # never connected: truly nothing
+            assert response.headers["Idempotency-Key"] == key
             assert mongo.idempotency.count_documents({"key": key}) == 0
             assert client.get("/v1/offers", params={"supplier_id": supplier}).status_code == 200
     finally:

@@ -5,20 +5,33 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import uuid
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError
 
-from schemas.events import OfferWithdrawn, utcnow
-from schemas.orders import OfferSubmission
+from schemas.events import OfferPublished, OfferWithdrawn, utcnow
+from schemas.orders import Offer, OfferSubmission
 from services.gateway import bulk
 from services.gateway.common import narrow
 from services.gateway.idempotency import Ids
 from services.gateway.keys import Caller, Role, caller_from, key_record
 from services.gateway.openapi import problem_json
-from services.gateway.problems import ApiProblem, problem_body, request_errors
-from services.gateway.publisher import EventPublisher, PublishUnavailable
+from services.gateway.problems import (
+    ApiProblem,
+    event_too_large,
+    problem_body,
+    publish_problem,
+    request_errors,
+)
+from services.gateway.publisher import (
+    EventPublisher,
+    EventTooLarge,
+    PublishUnavailable,
+    WriteAttempt,
+    encode,
+)
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.revisions import parse_if_match
 from services.gateway.views import decode_cursor, encode_cursor
@@ -133,13 +146,95 @@ def test_narrowing_a_scope_refuses_other_organizations():
     }
 
 
-def test_ids_derive_from_the_idempotency_claim_or_are_random():
+def test_ids_derive_from_the_idempotency_claim():
     keyed, again = Ids("idem|org|key|hash"), Ids("idem|org|key|hash")
     assert keyed.entity("offer", 3) == again.entity("offer", 3)
     assert keyed.entity("offer", 3) != keyed.entity("offer", 4)
     assert keyed.event(0) == again.event(0) and isinstance(keyed.event(0), uuid.UUID)
     assert Ids("idem|org|key|other").entity("offer") != keyed.entity("offer")
-    assert Ids().entity("offer") != Ids().entity("offer")
+
+
+def test_a_gateway_assigned_key_derives_the_ids_a_client_key_would():
+    assigned = Ids.for_request("htx-a", "k1", "digest", generated=True)
+    retried = Ids.for_request("htx-a", "k1", "digest")
+    assert assigned.seed == retried.seed == "idem|htx-a|k1|digest"
+    assert assigned.entity("offer") == retried.entity("offer")
+    assert assigned.event() == retried.event()
+    assert Ids.for_request("htx-b", "k1", "digest").entity("offer") != retried.entity("offer")
+
+
+def test_ids_record_what_they_handed_out_for_the_503():
+    ids = Ids.for_request("htx-a", "k1", "digest", generated=True)
+    assert ids.attempt() == WriteAttempt("k1", True, (), ())
+    offers = [ids.entity("offer", i) for i in (0, 2)]
+    events = [ids.event(i) for i in (0, 2)]
+    ids.entity("offer", 0)  # asked twice: listed once
+    attempt = ids.attempt()
+    assert attempt is not None and attempt.idempotency_key == "k1" and attempt.generated
+    assert attempt.created == (("offer", offers[0]), ("offer", offers[1]))
+    assert attempt.event_ids == tuple(str(e) for e in events)
+    assert Ids("idem|no-key").attempt() is None
+
+
+def _unavailable(sent: bool = True, acknowledged: int = 0) -> PublishUnavailable:
+    exc = PublishUnavailable("Kafka did not acknowledge.", acknowledged=acknowledged, sent=sent)
+    ids = Ids.for_request("htx-a", "k1", "digest", generated=True)
+    ids.entity("offer")
+    ids.event()
+    exc.attempt = ids.attempt()
+    return exc
+
+
+def test_an_unacknowledged_write_is_503_outcome_unknown_with_the_key_to_retry():
+    exc = _unavailable()
+    response = publish_problem(exc, "/v1/offers")
+    body = json.loads(response.body)
+    assert exc.attempt is not None
+    (offer_id,), (event_id,) = [v for _, v in exc.attempt.created], exc.attempt.event_ids
+    assert response.status_code == 503 and response.headers["Idempotency-Key"] == "k1"
+    assert int(response.headers["Retry-After"]) > 0
+    assert body["outcome"] == "unknown" and body["idempotency_key"] == "k1"
+    assert body["idempotency_key_assigned"] is True
+    assert body["created"] == [{"kind": "offer", "id": offer_id}]
+    assert body["event_ids"] == [event_id]
+    assert body["hint"] == (
+        f"retry the same request with header Idempotency-Key: k1; the retry converges on the "
+        f"same offer {offer_id} (event {event_id})"
+    )
+    assert "outcome is unknown" in body["detail"] and "k1" in body["detail"]
+    assert "othing was" not in body["detail"]
+
+
+def test_a_503_says_nothing_was_sent_only_when_nothing_was():
+    not_sent = json.loads(publish_problem(_unavailable(sent=False)).body)
+    assert not_sent["outcome"] == "not-sent" and "Nothing was sent" in not_sent["detail"]
+    partial = json.loads(publish_problem(_unavailable(acknowledged=2)).body)
+    assert partial["outcome"] == "unknown" and partial["acknowledged"] == 2
+    assert "Nothing" not in partial["detail"]
+    bare = publish_problem(PublishUnavailable("Kafka did not acknowledge."))
+    assert "Idempotency-Key" not in bare.headers
+    assert json.loads(bare.body)["outcome"] == "unknown"
+
+
+def test_an_event_over_the_size_limit_is_refused_before_anything_is_sent():
+    body = offer_body(excluded_buyers=[f"buyer-{i:03d}-" + "x" * 100 for i in range(100)])
+    offer = Offer.model_validate({**body, "offer_id": "o-big"})
+    big = OfferPublished(event_id=uuid.uuid4(), occurred_at=utcnow(), source="t", offer=offer)
+    small = _withdrawals(1)[0]
+    records = encode([small, ("t.orders", big)], 1_000_000)
+    assert [topic for topic, _, _ in records] == ["t.orders", "t.orders"]
+    assert len(records[1][1]) + len(records[1][2]) > 10_000
+    with pytest.raises(EventTooLarge) as refused:
+        encode([small, ("t.orders", big)], 10_000)
+    exc = refused.value
+    assert exc.field == "offer.excluded_buyers" and exc.field_size > 10_000
+    assert exc.limit == 10_000 and exc.size > exc.field_size and exc.position == (1, 2)
+    assert "2 of 2" in str(exc) and "10,000-byte" in str(exc)
+    answer = event_too_large(exc, "/v1/offers")
+    problem = json.loads(answer.body)
+    assert answer.status_code == 413 and problem["limit_bytes"] == 10_000
+    assert problem["type"] == "urn:ketnoi:problem:event-too-large"
+    assert problem["errors"][0]["path"] == "offer.excluded_buyers"
 
 
 def test_if_match_reads_an_etag():
@@ -200,9 +295,10 @@ def _withdrawals(count: int) -> list[tuple[str, OfferWithdrawn]]:
 
 
 async def test_publishing_waits_for_every_acknowledgement():
-    publisher = EventPublisher("127.0.0.1:1")
-    with pytest.raises(PublishUnavailable, match="not connected"):
+    publisher = EventPublisher("127.0.0.1:1", max_event_bytes=10_000)
+    with pytest.raises(PublishUnavailable, match="not connected") as unconnected:
         await publisher.publish_many(_withdrawals(1))
+    assert unconnected.value.sent is False
     publisher._producer = _Producer(failing=set())  # type: ignore[assignment]
     await publisher.publish_many(_withdrawals(3))
     assert [key for _, key, _ in publisher._producer.sent] == [b"tea"] * 3
@@ -210,3 +306,10 @@ async def test_publishing_waits_for_every_acknowledgement():
     with pytest.raises(PublishUnavailable) as partial:
         await publisher.publish_many(_withdrawals(3))
     assert partial.value.acknowledged == 2 and "2 of 3" in str(partial.value)
+    assert partial.value.sent is True
+    publisher._producer = _Producer(failing=set())  # type: ignore[assignment]
+    withdrawals = _withdrawals(2)
+    big = withdrawals[1][1].model_copy(update={"reason": "x" * 10_000})
+    with pytest.raises(EventTooLarge):
+        await publisher.publish_many([withdrawals[0], ("t.orders", big)])
+    assert publisher._producer.sent == []  # the small one was not sent either
