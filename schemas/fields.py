@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -32,11 +34,31 @@ class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""Control characters (NUL, ESC, DEL, C1): invisible, they disguise one name as another and
+some terminals and spreadsheets act on them. Tab and line breaks are whitespace, collapsed."""
+
+
 def _clean_text(value: str) -> str:
-    cleaned = " ".join(nfc(value).split())
+    control = _CONTROL.search(value)
+    if control is not None:
+        raise ValueError(
+            f"contains the control character U+{ord(control.group()):04X} at position "
+            f"{control.start()}: remove it"
+        )
+    cleaned = " ".join(nfc(value).translate(_DROPPED).split())
     if not cleaned:
         raise ValueError("must not be blank")
+    if all(unicodedata.category(ch) in _INVISIBLE for ch in cleaned):
+        raise ValueError("has no visible character (only zero-width or format characters)")
     return cleaned
+
+
+_DROPPED = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad"))
+"""Zero-width space, word joiner, BOM and soft hyphen: invisible inside a word, they make two
+equal names differ (and one search miss); no Vietnamese text needs them."""
+_INVISIBLE = frozenset({"Cf", "Zs", "Mn", "Me"})
+"""Format characters (zero-width space, joiners, BOM), spaces and lone combining marks."""
 
 
 Text = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_clean_text)]
@@ -231,15 +253,28 @@ def _province_of(name: str) -> Any:
         return None
 
 
+MAX_PLACE_NAME = 100
+"""Longest province name taken ("Thành phố Hồ Chí Minh" is 21): longer is not a name, and each
+is folded and searched."""
+
+
 def _parse_province(value: Any) -> Any:
     if isinstance(value, str):
-        match = normalise_province(value)
-        return {
-            "code": match.province.code,
-            "name": match.province.name,
-            "legacy_name": match.legacy_name,
-        }
+        if len(value) > MAX_PLACE_NAME:
+            raise ValueError(f"a province name has at most {MAX_PLACE_NAME} characters")
+        return _province_ref(value)
     return value
+
+
+@lru_cache(maxsize=4096)
+def _province_ref(name: str) -> dict[str, Any]:
+    """A name's reference fields; cached, as a catalogue repeats a few names thousands of times."""
+    match = normalise_province(name)
+    return {
+        "code": match.province.code,
+        "name": match.province.name,
+        "legacy_name": match.legacy_name,
+    }
 
 
 ProvinceField = Annotated[

@@ -38,9 +38,9 @@ Cursor = Annotated[
 IdFilter = Annotated[str | None, Query(min_length=1, max_length=128)]
 READ_ERRORS = documented(401, 403, 422, 429, 503)
 ITEM_ERRORS = documented(401, 404, 422, 429, 503)
-WRITE_ERRORS = documented(400, 401, 403, 409, 413, 422, 429, 503, write=True)
-CHANGE_ERRORS = documented(400, 401, 403, 404, 409, 413, 422, 429, 503, write=True)
-UPDATE_ERRORS = documented(400, 401, 403, 404, 409, 412, 413, 422, 429, 503, write=True)
+WRITE_ERRORS = documented(400, 401, 403, 409, 413, 415, 422, 429, 503, write=True)
+CHANGE_ERRORS = documented(400, 401, 403, 404, 409, 413, 415, 422, 429, 503, write=True)
+UPDATE_ERRORS = documented(400, 401, 403, 404, 409, 412, 413, 415, 422, 429, 503, write=True)
 
 
 class Reason(BaseModel):

@@ -23,6 +23,9 @@ from services.gateway.logs import current_request_id, log
 from services.gateway.publisher import EventTooLarge, PublishUnavailable, WriteAttempt
 
 PROBLEM_JSON = "application/problem+json"
+MAX_FIELD_ERRORS = 20
+"""Field problems listed in one answer: explaining each costs work (a closest match is
+searched), and a client fixes the first ones before it reads the rest."""
 
 # status -> (type slug, title in English · Vietnamese)
 _KINDS: dict[int, tuple[str, str]] = {
@@ -34,6 +37,7 @@ _KINDS: dict[int, tuple[str, str]] = {
     409: ("conflict", "Conflict with the current state · Xung đột với trạng thái hiện tại"),
     412: ("stale-revision", "Stale revision · Phiên bản đã cũ"),
     413: ("too-large", "Request too large · Yêu cầu quá lớn"),
+    415: ("unsupported-media-type", "Send UTF-8 JSON · Hãy gửi JSON mã hóa UTF-8"),
     422: ("invalid-request", "Invalid request · Yêu cầu không hợp lệ"),
     429: ("rate-limited", "Too many requests · Quá nhiều yêu cầu"),
     500: ("internal", "Internal error · Lỗi hệ thống"),
@@ -181,9 +185,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = request_errors(exc.errors())
+        found = exc.errors()
+        errors = request_errors(found[:MAX_FIELD_ERRORS])
         detail = "; ".join(_line(e) for e in errors[:5]) or "the request does not parse"
-        return problem_response(422, detail, instance=request.url.path, errors=errors)
+        extra = {}
+        if len(found) > MAX_FIELD_ERRORS:
+            extra["errors_omitted"] = len(found) - MAX_FIELD_ERRORS
+            detail += f"; and {len(found) - MAX_FIELD_ERRORS} more problems (fix these first)"
+        return problem_response(422, detail, instance=request.url.path, errors=errors, extra=extra)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -58,11 +58,21 @@ def stale(expected: int, latest: int) -> ApiProblem:
 
 
 def parse_if_match(value: str | None) -> int | None:
-    """``If-Match: "3"`` (or ``3``) -> 3; the ETag of an offer or demand is its revision."""
+    """``If-Match: "3"`` (or ``3``) -> 3; the ETag of an offer or demand is its revision.
+
+    A weak ETag (``W/"3"``) is refused: RFC 9110 compares If-Match strongly, and a weak
+    validator promises no byte-for-byte equality to base a change on."""
     if value is None:
         return None
-    text = value.strip().removeprefix("W/").strip('"')
-    if not text.isdigit():
+    if value.strip().startswith("W/"):
+        problem = FieldProblem(path="header.if-match", problem=f"a weak ETag: {value!r}",
+                               allowed=['"1"', '"2"', "..."])  # fmt: skip
+        raise ApiProblem(
+            422, 'If-Match takes the strong ETag the item was read with, e.g. "3" (not W/"3")',
+            errors=[problem],
+        )  # fmt: skip
+    text = value.strip().strip('"')
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
         problem = FieldProblem(
             path="header.if-match",
             problem=f"not a revision: {value!r}",

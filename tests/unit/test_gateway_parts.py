@@ -124,7 +124,7 @@ def test_cursors_round_trip_and_foreign_strings_are_refused():
 
 def test_bulk_validation_reports_each_bad_item_at_its_index():
     items = [offer_body(), offer_body(quantity={"amount": "1", "unit": "bao"}), "not an offer"]
-    valid, refused = bulk.validate_items(OfferSubmission, items)
+    valid, refused = asyncio.run(bulk.validate_items(OfferSubmission, items))
     assert [index for index, _ in valid] == [0]
     assert refused[1].status == 422 and refused[1].errors[0].path == "items[1].quantity.unit"
     assert refused[1].errors[0].suggestion == "hộp"
@@ -238,11 +238,18 @@ def test_an_event_over_the_size_limit_is_refused_before_anything_is_sent():
 
 
 def test_if_match_reads_an_etag():
-    assert parse_if_match('"3"') == 3 and parse_if_match('W/"4"') == 4
-    assert parse_if_match("5") == 5 and parse_if_match(None) is None
+    assert parse_if_match('"3"') == 3 and parse_if_match("5") == 5
+    assert parse_if_match(None) is None
+    for bad in ('"abc"', '"²"', '"١٢"', '"' + "9" * 40 + '"'):
+        with pytest.raises(ApiProblem) as refused:
+            parse_if_match(bad)
+        assert refused.value.errors[0].path == "header.if-match"
+
+
+def test_if_match_refuses_a_weak_etag():
     with pytest.raises(ApiProblem) as refused:
-        parse_if_match('"abc"')
-    assert refused.value.errors[0].path == "header.if-match"
+        parse_if_match('W/"4"')
+    assert refused.value.status == 422 and "weak" in refused.value.errors[0].problem
 
 
 def test_openapi_errors_are_documented_as_problem_json():

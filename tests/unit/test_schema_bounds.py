@@ -103,3 +103,19 @@ def test_a_valid_offer_event_still_round_trips():
         }
     )
     assert parse_event(event.model_dump_json()) == event
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [("Trà\x00", "U+0000"), ("\x1b[31mTrà", "U+001B"), ("Trà\x85", "U+0085"),
+     ("\u200d\u200c", "no visible character"), ("\u200b\ufeff", "blank")],
+)  # fmt: skip
+def test_control_and_invisible_only_names_are_refused(name: str, words: str):
+    product = {"name": name, "category": "tea"}
+    assert words in _refusal(OfferSubmission, offer_body(product=product))
+
+
+def test_zero_width_characters_inside_a_name_are_dropped_and_text_is_nfc():
+    product = {"name": "Tra\u0300\u200b Shan tuye\u0302\u0301t\ufeff", "category": "tea"}
+    offer = OfferSubmission.model_validate(offer_body(product=product))
+    assert offer.product.name == "Trà Shan tuyết"

@@ -12,6 +12,7 @@ from schemas.orders import Demand, DemandSubmission
 from services.common.store import DEMANDS
 from services.gateway import access, bulk
 from services.gateway.auth import CallerDep
+from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
     CHANGE_ERRORS,
     ITEM_ERRORS,
@@ -40,7 +41,7 @@ from services.gateway.problems import ApiProblem
 from services.gateway.revisions import current_revision, next_revision, parse_if_match
 from services.gateway.views import Accepted, DemandView, Page, public
 
-router = APIRouter(prefix="/v1/demands", tags=["demands"])
+router = APIRouter(prefix="/v1/demands", tags=["demands"], route_class=StrictJsonRoute)
 IfMatch = Annotated[
     str | None,
     Header(
@@ -80,11 +81,10 @@ async def create_demand(
     body: Annotated[DemandSubmission, Body(openapi_examples=one("Siêu thị Hải Phòng", DEMAND))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.RETAILER, Role.ADMIN, doing="post demands"),
     idempotency_key: IdempotencyKey = None,
     session_id: SessionParam = None,
 ) -> Response:
-    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="post demands")
     _check_buyer(caller, body.buyer_id)
 
     async def write(ids: Ids) -> Response:
@@ -114,16 +114,15 @@ async def create_demands(
     body: Annotated[BulkDemands, Body(openapi_examples=one("Orders", {"items": [DEMAND]}))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.RETAILER, Role.ADMIN, doing="post demands"),
     idempotency_key: IdempotencyKey = None,
     session_id: SessionParam = None,
 ) -> Response:
-    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="post demands")
     if len(body.items) > gateway.settings.bulk_max_items:
         raise bulk.too_many(len(body.items), gateway.settings.bulk_max_items)
 
     async def write(ids: Ids) -> Response:
-        valid, results = bulk.validate_items(DemandSubmission, body.items)
+        valid, results = await bulk.validate_items(DemandSubmission, body.items)
         sessions: dict[str, str | ApiProblem | None] = {}
         events = []
         for index, demand_body in valid:
@@ -226,11 +225,10 @@ async def update_demand(
     body: Annotated[DemandSubmission, Body(openapi_examples=one("More", DEMAND))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.RETAILER, Role.ADMIN, doing="change demands"),
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
-    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="change demands")
     expected = parse_if_match(if_match)
 
     async def write(ids: Ids) -> Response:
@@ -274,11 +272,10 @@ async def cancel_demand(
     demand_id: PathId,
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.RETAILER, Role.ADMIN, doing="cancel demands"),
     body: Reason | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    access.require_role(caller, Role.RETAILER, Role.ADMIN, doing="cancel demands")
 
     async def write(ids: Ids) -> Response:
         stored = await _visible_demand(gateway, caller, demand_id)

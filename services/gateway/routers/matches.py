@@ -12,6 +12,7 @@ from schemas.matches import Party
 from services.common.store import MATCHES
 from services.gateway import access
 from services.gateway.auth import CallerDep
+from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
     CHANGE_ERRORS,
     ITEM_ERRORS,
@@ -33,7 +34,7 @@ from services.gateway.keys import Caller, Role
 from services.gateway.problems import ApiProblem, FieldProblem
 from services.gateway.views import Accepted, MatchView, Page, public
 
-router = APIRouter(prefix="/v1/matches", tags=["matches"])
+router = APIRouter(prefix="/v1/matches", tags=["matches"], route_class=StrictJsonRoute)
 MatchStatus = Literal["proposed", "confirmed", "expired", "released"]
 
 

@@ -12,6 +12,7 @@ from schemas.orders import Offer, OfferSubmission
 from services.common.store import OFFERS
 from services.gateway import access, bulk
 from services.gateway.auth import CallerDep
+from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
     CHANGE_ERRORS,
     ITEM_ERRORS,
@@ -40,7 +41,7 @@ from services.gateway.problems import ApiProblem
 from services.gateway.revisions import current_revision, next_revision, parse_if_match
 from services.gateway.views import Accepted, OfferView, Page, public
 
-router = APIRouter(prefix="/v1/offers", tags=["offers"])
+router = APIRouter(prefix="/v1/offers", tags=["offers"], route_class=StrictJsonRoute)
 IfMatch = Annotated[
     str | None,
     Header(
@@ -75,11 +76,10 @@ async def create_offer(
     body: Annotated[OfferSubmission, Body(openapi_examples=one("Cà phê Kon Tum", OFFER))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="publish offers"),
     idempotency_key: IdempotencyKey = None,
     session_id: SessionParam = None,
 ) -> Response:
-    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="publish offers")
 
     async def write(ids: Ids) -> Response:
         if await access.check_supplier(gateway, caller, {body.supplier_id}):
@@ -110,16 +110,15 @@ async def create_offers(
     body: Annotated[BulkOffers, Body(openapi_examples=one("A catalogue", {"items": [OFFER]}))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="publish offers"),
     idempotency_key: IdempotencyKey = None,
     session_id: SessionParam = None,
 ) -> Response:
-    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="publish offers")
     if len(body.items) > gateway.settings.bulk_max_items:
         raise bulk.too_many(len(body.items), gateway.settings.bulk_max_items)
 
     async def write(ids: Ids) -> Response:
-        valid, results = bulk.validate_items(OfferSubmission, body.items)
+        valid, results = await bulk.validate_items(OfferSubmission, body.items)
         refused = await access.check_supplier(gateway, caller, {o.supplier_id for _, o in valid})
         sessions: dict[str, str | ApiProblem | None] = {}
         events = []
@@ -224,11 +223,10 @@ async def update_offer(
     body: Annotated[OfferSubmission, Body(openapi_examples=one("New price", OFFER))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="change offers"),
     idempotency_key: IdempotencyKey = None,
     if_match: IfMatch = None,
 ) -> Response:
-    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="change offers")
     expected = parse_if_match(if_match)
 
     async def write(ids: Ids) -> Response:
@@ -279,11 +277,10 @@ async def withdraw_offer(
     offer_id: PathId,
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="withdraw offers"),
     body: Reason | None = None,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    access.require_role(caller, Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="withdraw offers")
 
     async def write(ids: Ids) -> Response:
         stored = await _visible_offer(gateway, caller, offer_id)

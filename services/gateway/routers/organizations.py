@@ -17,6 +17,7 @@ from schemas.reference.provinces import normalise_province
 from services.common.store import ORGANIZATIONS
 from services.gateway import access
 from services.gateway.auth import CallerDep
+from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
     ITEM_ERRORS,
     READ_ERRORS,
@@ -35,7 +36,7 @@ from services.gateway.keys import Caller, Role
 from services.gateway.problems import ApiProblem, FieldProblem
 from services.gateway.views import Accepted, OrganizationView, Page, public
 
-router = APIRouter(prefix="/v1/organizations", tags=["organizations"])
+router = APIRouter(prefix="/v1/organizations", tags=["organizations"], route_class=StrictJsonRoute)
 
 KINDS_BY_ROLE = {
     Role.RETAILER: BUYER_KINDS,

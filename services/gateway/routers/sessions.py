@@ -21,6 +21,7 @@ from schemas.sessions import ParticipantSubmission, Session, SessionSubmission
 from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, PARTICIPANTS, SESSIONS
 from services.gateway import access
 from services.gateway.auth import CallerDep
+from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
     CHANGE_ERRORS,
     ITEM_ERRORS,
@@ -48,7 +49,7 @@ from services.gateway.views import (
     public,
 )
 
-router = APIRouter(prefix="/v1/sessions", tags=["sessions"])
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=StrictJsonRoute)
 _SESSION_FIELDS = ("organizer_id", "name", "host_province", "dates", "venue", "invited_provinces")
 
 
@@ -67,10 +68,9 @@ async def create_session(
     body: Annotated[SessionSubmission, Body(openapi_examples=one("Hải Phòng", SESSION))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.ORGANIZER, Role.ADMIN, doing="create sessions"),
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    access.require_role(caller, Role.ORGANIZER, Role.ADMIN, doing="create sessions")
     organizer = body.organizer_id or caller.org_id
     if caller.role is Role.ORGANIZER and organizer != caller.org_id:
         raise ApiProblem(
@@ -163,10 +163,9 @@ async def register_participant(
     body: Annotated[ParticipantSubmission, Body(openapi_examples=one("HTX", PARTICIPANT))],
     request: Request,
     gateway: GatewayDep,
-    caller: CallerDep,
+    caller: access.caller_in(Role.ORGANIZER, Role.ADMIN, doing="register participants"),
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    access.require_role(caller, Role.ORGANIZER, Role.ADMIN, doing="register participants")
 
     async def write(ids: Ids) -> Response:
         session = await _own_session(gateway, caller, session_id)
