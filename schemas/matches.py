@@ -5,9 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
-from schemas.fields import Contract, Identifier, MarketCode, Moment, Text, Vnd
+from schemas.fields import Contract, Identifier, MarketCode, Text, Vnd
 
 
 class Party(StrEnum):
@@ -39,7 +39,7 @@ class Match(Contract):
         max_length=32,
         description="points per criterion, adding up to `score`",
     )
-    expires_at: Moment | None = Field(
+    expires_at: AwareDatetime | None = Field(
         default=None, description="a proposal not accepted by both sides by then expires"
     )
     reason: Text | None = Field(default=None, description="why it was proposed, in words")

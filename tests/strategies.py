@@ -209,3 +209,187 @@ def events(event_type: type[ev.Envelope]) -> st.SearchStrategy[ev.Envelope]:
 
 def covered_event_types() -> set[type[ev.Envelope]]:
     return set(_BODIES)
+
+
+# -- schema-valid extremes: values at the edges the contracts allow ------------------------------
+# The bounds the contracts state (schemas.fields, schemas.orders), repeated here so that these
+# strategies stay within them whatever the schemas accept: calendar dates 2000-01-01 to
+# 2100-12-31, times within those days, amounts of at most 18 digits with 3 decimals.
+# Strategies are built once, at import: building them in every draw costs more than the draw.
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2100, 12, 31)
+EARLIEST_MOMENT = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_MOMENT = datetime(2100, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
+MIN_AMOUNT, MAX_AMOUNT = Decimal("0.001"), Decimal("999999999999999.999")
+MAX_VND = 10**15
+MAX_DAYS = 365
+MAX_REVISION = 10**9
+MAX_SHIPS_TO = 100
+MAX_EXCLUDED = 100
+MAX_PRODUCT_LIST = 20  # certifications, keywords, required certifications
+
+BOUNDED_DATES = st.one_of(
+    st.sampled_from([EARLIEST_DAY, LATEST_DAY]),
+    st.dates(min_value=EARLIEST_DAY, max_value=LATEST_DAY),
+)
+BOUNDED_MOMENTS = st.one_of(
+    st.sampled_from([EARLIEST_MOMENT, LATEST_MOMENT]),
+    st.datetimes(
+        min_value=EARLIEST_MOMENT.replace(tzinfo=None),
+        max_value=LATEST_MOMENT.replace(tzinfo=None),
+        timezones=st.just(UTC),
+    ),
+)
+EXTREME_AMOUNTS = st.one_of(
+    st.sampled_from([MIN_AMOUNT, MAX_AMOUNT]),
+    st.decimals(min_value=MIN_AMOUNT, max_value=MAX_AMOUNT, places=3),
+)
+EXTREME_VND = st.one_of(st.sampled_from([0, MAX_VND]), st.integers(0, MAX_VND))
+EXTREME_DAYS = st.one_of(st.sampled_from([0, MAX_DAYS]), st.integers(0, MAX_DAYS))
+PROVINCE_OBJECTS = st.sampled_from([{"code": p.code, "name": p.name} for p in current_provinces()])
+ANY_PROVINCE = st.one_of(PROVINCE_INPUTS, PROVINCE_OBJECTS)
+MAXIMAL_SHIPS_TO = (
+    [p.name for p in current_provinces()] + legacy_province_names() + ["TP. HCM", "Ha Noi", "Huế"]
+)[:MAX_SHIPS_TO]
+SHIPS_TO = st.one_of(
+    st.none(),
+    st.just([]),
+    st.lists(ANY_PROVINCE, min_size=1, max_size=4),
+    st.just(MAXIMAL_SHIPS_TO),
+)
+EXTREME_CERTS = st.one_of(
+    st.lists(st.sampled_from(list(Certification)), max_size=MAX_PRODUCT_LIST),
+    st.just(list(Certification)),
+)
+KEYWORDS = st.one_of(
+    st.lists(VIETNAMESE_TEXT, max_size=3),
+    st.just([f"từ khoá {i}" for i in range(MAX_PRODUCT_LIST)]),
+)
+_WINDOW_KINDS = st.sampled_from(["span", "first", "last", "all"])
+_SPAN_DAYS = st.integers(0, 400)
+_LOT_KINDS = st.sampled_from(["none", "all", "all-in-kg", "smallest", "half"])
+_OPTIONAL_DATES = st.none() | BOUNDED_DATES
+_OPTIONAL_VND = st.none() | EXTREME_VND
+_STARS = st.integers(0, 5)
+
+
+@st.composite
+def _bounded_windows(draw) -> dict:
+    kind = draw(_WINDOW_KINDS)
+    if kind == "first":
+        return {"start": EARLIEST_DAY, "end": EARLIEST_DAY}
+    if kind == "last":
+        return {"start": LATEST_DAY, "end": LATEST_DAY}
+    if kind == "all":
+        return {"start": EARLIEST_DAY, "end": LATEST_DAY}
+    start = draw(BOUNDED_DATES)
+    return {"start": start, "end": min(LATEST_DAY, start + timedelta(draw(_SPAN_DAYS)))}
+
+
+BOUNDED_WINDOWS = _bounded_windows()
+"""Date windows within the bounds: a span, one day at either end, or the whole range."""
+EXTREME_QUANTITIES = st.fixed_dictionaries({"amount": EXTREME_AMOUNTS, "unit": WEIGHT_UNITS})
+
+
+def lot_within(kind: str, quantity: dict) -> dict | None:
+    """A minimum lot or order no larger than ``quantity``: ``none``, ``all`` of it (as given,
+    or ``all-in-kg`` when given in tonnes), the ``smallest`` amount there is, or about
+    ``half``."""
+    amount, unit = quantity["amount"], quantity["unit"]
+    if kind == "all-in-kg" and unit in ("tấn", "tan") and amount * 1000 <= MAX_AMOUNT:
+        return {"amount": amount * 1000, "unit": "kg"}
+    if kind in ("all", "all-in-kg"):
+        return dict(quantity)
+    if kind == "smallest":
+        return {"amount": MIN_AMOUNT, "unit": "g"}
+    if kind == "half":  # rounds up by half a thousandth at most: never above the whole
+        return {"amount": max(MIN_AMOUNT, (amount / 2).quantize(MIN_AMOUNT)), "unit": unit}
+    return None
+
+
+_BUILT: dict[tuple, st.SearchStrategy[dict]] = {}
+
+
+def _once(key: tuple, build) -> st.SearchStrategy[dict]:
+    """The strategy for ``key``, built on first use."""
+    strategy = _BUILT.get(key)
+    if strategy is None:
+        strategy = _BUILT[key] = build()
+    return strategy
+
+
+def _exclusions(parties: tuple[str, ...]) -> st.SearchStrategy[list[str]]:
+    """Empty, some of ``parties`` (so exclusions bite), or the longest list allowed."""
+    longest = [*parties, *(f"x{i}" for i in range(MAX_EXCLUDED))][:MAX_EXCLUDED]
+    return st.one_of(st.just([]), st.lists(st.sampled_from(parties), max_size=3), st.just(longest))
+
+
+def extreme_offer_submissions(
+    category: str, suppliers: tuple[str, ...], buyers: tuple[str, ...]
+) -> st.SearchStrategy[dict]:
+    """Valid ``OfferSubmission`` bodies of ``category`` (add ``offer_id`` and ``revision`` for
+    an ``Offer``), every term drawn up to its bounds; exclusions name some of ``buyers``."""
+
+    @st.composite
+    def build(draw) -> dict:
+        quantity = draw(EXTREME_QUANTITIES)
+        stars = draw(_STARS)
+        return {
+            "supplier_id": draw(supplier_ids),
+            "product": {
+                "name": draw(VIETNAMESE_TEXT),
+                "category": category,
+                "ocop_stars": stars,
+                "ocop_rated_on": draw(BOUNDED_DATES if stars else _OPTIONAL_DATES),
+                "certifications": draw(EXTREME_CERTS),
+            },
+            "origin_province": draw(ANY_PROVINCE),
+            "quantity": quantity,
+            "unit_price_vnd": draw(EXTREME_VND),
+            "price_unit": draw(WEIGHT_UNITS),
+            "min_order": lot_within(draw(_LOT_KINDS), quantity),
+            "available": draw(BOUNDED_WINDOWS),
+            "ships_to": draw(SHIPS_TO),
+            "lead_time_days": draw(EXTREME_DAYS),
+            "max_deferred_payment_days": draw(EXTREME_DAYS),
+            "issues_vat_invoice": draw(st.booleans()),
+            "has_traceability_stamps": draw(st.booleans()),
+            "excluded_buyers": draw(excluded),
+        }
+
+    supplier_ids, excluded = st.sampled_from(suppliers), _exclusions(buyers)
+    return _once(("offer", category, suppliers, buyers), build)
+
+
+def extreme_demand_submissions(
+    category: str, buyers: tuple[str, ...], suppliers: tuple[str, ...]
+) -> st.SearchStrategy[dict]:
+    """Valid ``DemandSubmission`` bodies of ``category`` (add ``demand_id`` and ``revision``
+    for a ``Demand``), every term drawn up to its bounds; exclusions name some of
+    ``suppliers``."""
+
+    @st.composite
+    def build(draw) -> dict:
+        quantity = draw(EXTREME_QUANTITIES)
+        return {
+            "buyer_id": draw(buyer_ids),
+            "criteria": {
+                "category": category,
+                "keywords": draw(KEYWORDS),
+                "min_ocop_stars": draw(_STARS),
+                "required_certifications": draw(EXTREME_CERTS),
+            },
+            "quantity": quantity,
+            "max_unit_price_vnd": draw(_OPTIONAL_VND),
+            "price_unit": draw(WEIGHT_UNITS),
+            "delivery_province": draw(ANY_PROVINCE),
+            "delivery_window": draw(BOUNDED_WINDOWS),
+            "payment_terms_days": draw(EXTREME_DAYS),
+            "requires_vat_invoice": draw(st.booleans()),
+            "requires_traceability": draw(st.booleans()),
+            "accepts_partial": draw(st.booleans()),
+            "min_lot": lot_within(draw(_LOT_KINDS), quantity),
+            "excluded_suppliers": draw(excluded),
+        }
+
+    buyer_ids, excluded = st.sampled_from(buyers), _exclusions(suppliers)
+    return _once(("demand", category, buyers, suppliers), build)
