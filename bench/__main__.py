@@ -87,7 +87,7 @@ def _gateway_rows(result: dict[str, Any] | None) -> list[report.Row]:
     """Accepted writes/s and p99 of the gateway (issue: single and bulk offer creation)."""
     if not result:
         return []
-    return [
+    rows = [
         report.Row(
             f"gateway, {name} offer creation ({r['concurrency']} in flight"
             + (f", {r['items_per_request']} per request)" if name == "bulk" else ")"),
@@ -97,8 +97,25 @@ def _gateway_rows(result: dict[str, Any] | None) -> list[report.Row]:
             None,
         )
         for name in ("single", "bulk")
+        if name in result
         for r in [result[name]]
     ]
+    if "overload" in result:
+        o = result["overload"]
+        rows.append(
+            report.Row(
+                f"gateway overload, {o['factor']:g}x the sustainable rate "
+                f"({o['offered_per_s']:,.0f}/s: {o['heavy_keys']} keys within their limits + "
+                "unknown-key flood), well-behaved keys' p99",
+                f"{o['unloaded_p99_ms']:.0f} ms alone, {o['loaded_p99_ms']:.0f} ms under "
+                f"overload (x{o['p99_ratio']:.2f}), {o['good_accepted_share']:.1%} accepted; "
+                f"503: {o['refused_503']:,}, 429: {o['refused_429']:,}, "
+                f"timeouts: {o['timeouts']}",
+                "within 2x, 99% accepted, no timeout",
+                o["met"],
+            )
+        )
+    return rows
 
 
 def _gateway_section(results: dict[str, Any]) -> str:
@@ -108,8 +125,13 @@ def _gateway_section(results: dict[str, Any]) -> str:
         "\n## Gateway\n\n`python -m bench.gateway`: a gateway on a private prefix and database, a "
         "supplier key, acks=all; the load client, the gateway, Kafka and FerretDB share the same "
         "2 cores, so these are lower bounds. Statuses per mode: "
-        + "; ".join(f"{n} {results['gateway'][n]['statuses']}" for n in ("single", "bulk"))
+        + "; ".join(
+            f"{n} {results['gateway'][n]['statuses']}"
+            for n in ("single", "bulk")
+            if n in results["gateway"]
+        )
         + "\n"
+        + gateway_bench.overload_section(results["gateway"].get("overload"))
     )
 
 

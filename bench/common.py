@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import MongoClient
@@ -45,10 +46,17 @@ class PrivateGateway:
 
 
 @contextmanager
-def private_gateway(base: Settings, name: str, org_id: str, role: str) -> Iterator[PrivateGateway]:
+def private_gateway(
+    base: Settings,
+    name: str,
+    org_id: str,
+    role: str,
+    overrides: Mapping[str, Any] | None = None,
+) -> Iterator[PrivateGateway]:
     """Kafka and the store (started if absent), and a gateway process on a topic prefix and
-    database of this run's own, with the rate limit out of the way; afterwards the gateway is
-    stopped, the topics and database dropped, and only what was started here is stopped."""
+    database of this run's own, with the rate and in-flight limits out of the way unless
+    ``overrides`` (settings) says otherwise; afterwards the gateway is stopped, the topics and
+    database dropped, and only what was started here is stopped."""
     run_id = uuid.uuid4().hex[:8]
     settings = base.model_copy(
         update={
@@ -57,6 +65,8 @@ def private_gateway(base: Settings, name: str, org_id: str, role: str) -> Iterat
             "gateway_port": free_port(),
             "rate_limit_per_second": 1e9,
             "rate_limit_burst": 10**9,
+            "max_in_flight": 10**6,
+            **(overrides or {}),
         }
     )
     infra = Infra(settings)
@@ -64,7 +74,10 @@ def private_gateway(base: Settings, name: str, org_id: str, role: str) -> Iterat
     group = ServiceGroup(settings, settings.home / "bench-logs" / f"{name}-{run_id}")
     mongo: MongoClient = MongoClient(settings.mongo_url)
     try:
-        key = create_key(mongo[settings.mongo_db], org_id, role, label="bench").key
+        # The benchmark's party is nobody registered: its key claims the id.
+        key = create_key(
+            mongo[settings.mongo_db], org_id, role, label="bench", unregistered=True
+        ).key
         group.start("gateway")
         group.wait_gateway_ready()
         yield PrivateGateway(settings, key, group.procs["gateway"].pid)

@@ -350,7 +350,17 @@ def run(settings: Settings | None = None, argv: list[str] | None = None) -> dict
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     args = parser().parse_args(argv or [])
     steps = []
-    with private_gateway(settings or Settings(), "mon", ORGANIZER, "organizer") as gateway:
+    # Every simulated viewer uses one key: lift the per-key stream cap above the largest step.
+    most = max([*args.viewers, args.rate_viewers]) + 10
+    base = (settings or Settings()).model_copy(
+        update={
+            "monitor_max_streams_per_key": most,
+            "monitor_max_streams": max(2000, most),
+            # A scenario replayed at the bench's pace: its times are not the send times.
+            "max_clock_skew_seconds": 0.0,
+        }
+    )
+    with private_gateway(base, "mon", ORGANIZER, "organizer") as gateway:
         plan = [(v, args.rate) for v in args.viewers] + [(args.rate_viewers, r) for r in args.rates]
         for step, (viewers, rate) in enumerate(plan):
             browser = args.browser and step == len(args.viewers) - 1

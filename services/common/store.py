@@ -4,8 +4,10 @@ Only features that real MongoDB 7 and FerretDB v1 both have: CRUD by ``_id``, ``
 upserts, unique indexes. Kafka is the log of record; this store is rebuilt by replaying it.
 
 The read model (offers ... participants) is written by the recorder alone. The gateway owns
-three small collections of its own, which are not rebuilt from Kafka: API keys (written by
-``ketnoi keys``), idempotency records and revision counters.
+four small collections of its own, which are not rebuilt from Kafka: API keys (written by
+``ketnoi keys``), idempotency records, revision counters and organization claims (who holds
+each organization id: the first registration, or a key issued before it; see
+``services/gateway/identity.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ OFFERS, DEMANDS, MATCHES = "offers", "demands", "matches"
 SESSIONS, ORGANIZATIONS = "sessions", "organizations"
 PARTICIPANTS = "participants"
 API_KEYS, IDEMPOTENCY, REVISIONS = "api_keys", "idempotency", "revisions"
+ORG_CLAIMS = "org_claims"
 
 
 def connect(settings: Settings) -> AsyncMongoClient:

@@ -7,7 +7,7 @@ path, so the number of series stays bounded whatever clients send.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -56,6 +56,24 @@ class GatewayMetrics:
         self.rate_limited = Counter(
             "ketnoi_gateway_rate_limited",
             "Requests refused with 429",
+            registry=self.registry,
+        )
+        self.shed = Counter(
+            "ketnoi_gateway_shed",
+            "Requests refused before any work: reason in-flight (503, the gateway is full) or "
+            "auth-failures (429, too many requests without a valid key from one address)",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.key_lookups = Counter(
+            "ketnoi_gateway_key_lookups",
+            "API key lookups that went to the store (cache misses), by whether the key was found",
+            ["found"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "ketnoi_gateway_in_flight",
+            "Units of the in-flight limit held by requests being served",
             registry=self.registry,
         )
 

@@ -1,8 +1,16 @@
-"""Per-key rate limits: a token bucket per API key, in the gateway's memory.
+"""Limits kept in the gateway's memory: per-key rate, per-address auth failures, in-flight work.
 
 A province pushing its catalogue must not starve a supermarket posting one demand, and a
 runaway retry loop must hit a wall with a clear answer (429 + Retry-After), not the broker.
 Each gateway process limits on its own: with N replicas the sustained limit is N times this.
+
+- ``RateLimiter``: a token bucket per key (API keys; client addresses for auth failures), with
+  a bounded number of buckets so that a flood of new names cannot grow memory.
+- ``InFlight``: how much work the gateway holds at once. Past the limit a request is refused at
+  once (503), because queued requests only make every answer late (measured: 200 keys each
+  within its rate limit kept ~200 requests queued, answers took seconds). A slice of the limit
+  is kept for *light* clients, those asking for no more than their fair share, so a
+  well-behaved key is still served while heavy ones fill the rest (decision 11).
 """
 
 from __future__ import annotations
@@ -12,6 +20,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+MAX_BUCKETS = 100_000
+"""Buckets kept per limiter; past it the full (idle) ones go, then the oldest."""
+
 
 @dataclass
 class _Bucket:
@@ -20,25 +31,272 @@ class _Bucket:
 
 
 class RateLimiter:
+    """A token bucket per name: ``burst`` at once, ``rate_per_second`` sustained."""
+
     def __init__(
-        self, rate_per_second: float, burst: int, clock: Callable[[], float] = time.monotonic
+        self,
+        rate_per_second: float,
+        burst: int,
+        clock: Callable[[], float] = time.monotonic,
+        max_buckets: int = MAX_BUCKETS,
     ) -> None:
         self.rate = rate_per_second
         self.burst = max(1, burst)
         self._clock = clock
+        self._max_buckets = max(1, max_buckets)
         self._buckets: dict[str, _Bucket] = {}
 
     def take(self, key: str) -> float:
-        """0 if the request may go ahead, else the seconds to wait before a token is back."""
-        now = self._clock()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
-        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
-        bucket.updated = now
+        """0 if the request may go ahead (a token is taken), else the seconds to wait before a
+        token is back (nothing taken)."""
+        bucket = self._refilled(key)
         if bucket.tokens >= 1:
             bucket.tokens -= 1
             return 0.0
+        return self._wait(bucket)
+
+    def spent(self, key: str) -> float:
+        """Tokens missing from the bucket now (0 for a name never seen or fully refilled)."""
+        bucket = self._buckets.get(key)
+        return 0.0 if bucket is None else self.burst - self._refilled(key).tokens
+
+    def give(self, key: str) -> None:
+        """Return a token ``take`` took (up to ``burst``): the request turned out to be fine."""
+        bucket = self._buckets.get(key)
+        if bucket is not None:
+            bucket.tokens = min(float(self.burst), bucket.tokens + 1)
+
+    def wait(self, key: str) -> float:
+        """Like ``take`` without taking: 0 while a token is left, else the seconds until one is
+        back. Asking about a name never seen stores nothing."""
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            return 0.0
+        bucket = self._refilled(key)
+        return 0.0 if bucket.tokens >= 1 else self._wait(bucket)
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _wait(self, bucket: _Bucket) -> float:
         if self.rate <= 0:
             return math.inf
         return (1 - bucket.tokens) / self.rate
+
+    def _refilled(self, key: str) -> _Bucket:
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self._max_buckets:
+                self._evict(now)
+            bucket = self._buckets[key] = _Bucket(float(self.burst), now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        return bucket
+
+    def _evict(self, now: float) -> None:
+        """Drop the buckets that refilled (forgetting them changes nothing), else the oldest
+        half: a flood of new names costs memory for at most ``max_buckets`` of them."""
+        full = [
+            key
+            for key, b in self._buckets.items()
+            if b.tokens + (now - b.updated) * self.rate >= self.burst
+        ]
+        for key in full:
+            del self._buckets[key]
+        if len(self._buckets) >= self._max_buckets:
+            for key in list(self._buckets)[: len(self._buckets) // 2 + 1]:
+                del self._buckets[key]
+
+
+RATE_WINDOW_S = 2.0
+"""Time constant of each client's rate (units/s, an exponentially weighted average): long
+enough that a client sending one request a second reads as about 1/s (0.8 to 1.3), short
+enough that a new flood is seen as heavy within a second or two."""
+YOUNG_S = 0.5
+"""A client first seen less than this ago is rated as if seen this long (see ``_estimate``)."""
+SHARE_EVERY_S = 0.25
+"""How often the fair share is recomputed (a pass over the active clients)."""
+MAX_CLIENTS = 10_000
+"""Clients whose rates are tracked; past it the quietest are forgotten."""
+IDLE_RATE = 0.05
+"""A client below this rate (one request in 20 s) is no longer counted as active."""
+
+
+@dataclass
+class _Client:
+    rate: float  # units offered (served or not) per second, weighted average
+    at: float  # when ``rate`` was last brought up to date
+    since: float  # when first seen (since it was last forgotten)
+    held: int = 0  # units of the limit it holds now
+
+
+class InFlight:
+    """The gateway's in-flight limit, in *units*: a request holds one, a large body more (its
+    validation costs CPU in proportion to its size).
+
+    ``enter`` admits or refuses at once (nothing queues); ``leave`` gives the units back.
+    Until the total reaches ``limit - reserve`` anyone is admitted; the last ``reserve`` units
+    go only to *light* clients. A client's rate counts the units of every request it offers,
+    refused ones included (work, not requests: a catalogue push weighs more than one offer),
+    averaged over ``RATE_WINDOW_S``; it is light when that rate is within its max-min fair share
+    of what the gateway completes, or when it is among the quietest clients, whose rates
+    together fit in half of that (``light_threshold``). A key flooding within its own per-key
+    rate limit is then refused (503) while one sending a request now and then is not. A client
+    is its API key once that key is known valid, else its address (``middleware.Admission``).
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        reserve: int | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        window_s: float = RATE_WINDOW_S,
+        max_clients: int = MAX_CLIENTS,
+    ) -> None:
+        self.limit = max(1, limit)
+        self.reserve = min(self.limit - 1, max(0, self.limit // 4 if reserve is None else reserve))
+        self.held = 0
+        self._clock = clock
+        self._window_s = window_s
+        self._max_clients = max(1, max_clients)
+        self._clients: dict[str, _Client] = {}
+        self._done_rate = 0.0  # units answered per second, weighted average
+        self._done_at = clock()
+        self._share = math.inf  # the rate up to which a client is light
+        self._share_at = -math.inf
+
+    @property
+    def share(self) -> float:
+        """The rate (units/s) up to which a client is light; infinite when not contended."""
+        return self._share
+
+    def enter(self, client: str, units: int = 1) -> bool:
+        """Admit one request of ``client`` holding ``units`` (True), or refuse it (False)."""
+        now = self._clock()
+        units = self._units(units)
+        new = client not in self._clients
+        entry = self._client(client, now)
+        if now - self._share_at >= SHARE_EVERY_S:
+            self._recompute(now)
+        entry.rate = self._decayed(entry.rate, now - entry.at)
+        entry.at = now
+        if new:  # no history: judged by this request, so a flood of new keys is not light
+            entry.rate = units / self._window_s
+            light = self._estimate(entry, now) <= self._share
+        else:  # judged by its history, before this request
+            light = self._estimate(entry, now) <= self._share
+            entry.rate += units / self._window_s
+        if self.held + units > self.limit - self.reserve and (
+            self.held + units > self.limit or not light
+        ):
+            return False
+        self.held += units
+        entry.held += units
+        return True
+
+    def leave(self, client: str, units: int = 1) -> None:
+        """The request ``enter`` admitted is answered: its units are free again."""
+        units = self._units(units)
+        now = self._clock()
+        self.held = max(0, self.held - units)
+        entry = self._clients.get(client)
+        if entry is not None:
+            entry.held = max(0, entry.held - units)
+        done = self._decayed(self._done_rate, now - self._done_at)
+        self._done_rate = done + units / self._window_s
+        self._done_at = now
+
+    def _units(self, units: int) -> int:
+        """At most half the shared part: a large request is still admitted while others are
+        served (it would wait for an empty gateway otherwise)."""
+        return max(1, min(units, (self.limit - self.reserve) // 2))
+
+    def _client(self, client: str, now: float) -> _Client:
+        entry = self._clients.get(client)
+        if entry is None:
+            if len(self._clients) >= self._max_clients:
+                self._recompute(now)  # forgets idle clients
+                if len(self._clients) >= self._max_clients:
+                    quiet = sorted(self._clients, key=lambda c: self._clients[c].rate)
+                    for name in quiet[: len(quiet) // 2]:
+                        if self._clients[name].held == 0:
+                            del self._clients[name]
+            entry = self._clients[client] = _Client(0.0, now, now)
+        return entry
+
+    def _decayed(self, rate: float, elapsed: float) -> float:
+        return rate * math.exp(-max(0.0, elapsed) / self._window_s)
+
+    def _estimate(self, entry: _Client, now: float) -> float:
+        """The client's rate, corrected for a short history: an average started from zero
+        reads low for its first seconds, so 200 keys starting a flood together would look
+        quieter than a key that has sent one request a second all along. Dividing by the part
+        of the window seen (at least ``YOUNG_S``) removes that bias."""
+        seen = 1 - math.exp(-max(YOUNG_S, now - entry.since) / self._window_s)
+        return entry.rate / seen
+
+    def _recompute(self, now: float) -> None:
+        """Bring every rate up to date, forget idle clients, and set the light threshold."""
+        self._share_at = now
+        rates = []
+        for name, entry in list(self._clients.items()):
+            entry.rate = self._decayed(entry.rate, now - entry.at)
+            entry.at = now
+            if entry.rate < IDLE_RATE and entry.held == 0:
+                del self._clients[name]
+            else:
+                rates.append(self._estimate(entry, now))
+        capacity = self._decayed(self._done_rate, now - self._done_at)
+        self._share = light_threshold(rates, capacity)
+
+
+QUIET_SHARE = 0.5
+"""The quietest clients are light as long as their rates add up to this share of capacity."""
+LIGHT_SLACK = 1.5
+"""Quiet clients are light up to this much above the busiest of them: their requests do not
+come like clockwork, and two close together must not make one heavy. It is below
+``QUIET_GAP``, so the clients that ended the quiet group stay out."""
+QUIET_GAP = 2.0
+"""... and up to the first client asking for more than twice the group's median: rates are
+noisy averages, so without it the quietest of the heavy clients would pass for light now and
+then (and, one a little above the other, take the threshold up with them)."""
+
+
+def light_threshold(demands: list[float], capacity: float) -> float:
+    """The rate up to which a client is light: the larger of its max-min fair share (the water
+    level) and ``LIGHT_SLACK`` times the rate of the busiest of the quietest clients whose
+    demands, lowest first, fit in ``QUIET_SHARE`` of ``capacity`` (stopping at the first one
+    ``QUIET_GAP`` times their median). Infinite when all demands fit in capacity, or nothing
+    completed lately.
+
+    Max-min alone is not enough: with 200 heavy keys the fair share of each is capacity/200,
+    and a key sending one request a second may be above it though it asks for little."""
+    if capacity <= 0 or sum(demands) <= capacity:
+        return math.inf  # nothing completed yet says nothing about contention
+    quiet, total = 0.0, 0.0
+    ordered = sorted(demands)
+    for index, demand in enumerate(ordered):
+        total += demand
+        typical = ordered[index // 2]  # the median of the quiet group so far
+        if total > QUIET_SHARE * capacity or demand > QUIET_GAP * typical:
+            break
+        if index + 1 == len(ordered) or ordered[index + 1] > demand:
+            quiet = demand  # every client at this rate fits, not only some of them
+    return max(water_level(demands, capacity), LIGHT_SLACK * quiet)
+
+
+def water_level(demands: list[float], capacity: float) -> float:
+    """Max-min fair share: the level L with sum(min(d, L)) == capacity; infinite when every
+    demand fits, i.e. no one needs to be cut."""
+    if sum(demands) <= capacity:
+        return math.inf
+    ordered = sorted(demands)
+    below = 0.0  # sum of the demands under the level
+    for index, demand in enumerate(ordered):
+        level = (capacity - below) / (len(ordered) - index)
+        if demand >= level:
+            return level
+        below += demand
+    return math.inf  # not reached: the sum exceeds capacity

@@ -13,7 +13,9 @@ keyed and figures absolute, so a row sent twice is shown once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import re
 import secrets
 import time
 from collections import deque
@@ -24,6 +26,9 @@ from typing import Any
 from services.monitor import views
 from services.monitor.projection import Projection
 
+_SEQ = re.compile(r"[0-9]{1,18}")
+"""An update's number as we write it: ASCII digits, small enough for any int64 reader."""
+
 
 @dataclass(eq=False)
 class Viewer:
@@ -33,6 +38,14 @@ class Viewer:
     session_id: str
     frames: asyncio.Queue[bytes | None]
     dropped: bool = False
+    closed: bool = False
+
+    def close(self) -> None:
+        """End the stream (its key was revoked): wake it if it waits; a full queue means it is
+        busy sending and sees ``closed`` before its next frame."""
+        self.closed = True
+        with contextlib.suppress(asyncio.QueueFull):
+            self.frames.put_nowait(None)
 
 
 @dataclass
@@ -142,10 +155,9 @@ class Hub:
     def _missed(self, stream: _Stream, last_event_id: str | None) -> list[bytes] | None:
         if not last_event_id:
             return None
-        epoch, _, seq_text = last_event_id.rpartition("-")
-        if epoch != self.epoch or not seq_text.isdigit():
+        seq = self._seq_of(last_event_id)
+        if seq is None:
             return None
-        seq = int(seq_text)
         if seq > stream.seq:
             return None  # not an id we gave
         if seq == stream.seq:
@@ -153,6 +165,15 @@ class Hub:
         if not stream.kept or stream.kept[0][0] > seq + 1:
             return None  # some of what it missed is no longer kept
         return [data for s, data in stream.kept if s > seq]
+
+    def _seq_of(self, event_id: str) -> int | None:
+        """The number in one of our ids, ``<epoch>-<ASCII digits>``; None for anything else.
+        ``str.isdigit`` alone would admit '²' or '٣', which ``int`` refuses or reads as a
+        digit we never sent: a client's header must never become a 500."""
+        epoch, _, seq_text = event_id.rpartition("-")
+        if epoch != self.epoch or not _SEQ.fullmatch(seq_text):
+            return None
+        return int(seq_text)
 
     def unsubscribe(self, viewer: Viewer) -> None:
         stream = self._streams.get(viewer.session_id)

@@ -15,6 +15,7 @@ from services.monitor.feed import KafkaFeed
 from services.monitor.hub import Hub
 from services.monitor.logins import LoginCache
 from services.monitor.projection import Projection
+from services.monitor.streams import Streams
 
 
 @dataclass
@@ -25,12 +26,18 @@ class Monitor:
     hub: Hub = field(init=False)
     feed: KafkaFeed = field(init=False)
     logins: LoginCache = field(init=False)
+    streams: Streams = field(init=False)
     _tasks: list[asyncio.Task] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.hub = Hub(self.projection)
         self.feed = KafkaFeed(self.settings, self.projection)
         self.logins = LoginCache(self.settings.api_key_cache_seconds)
+        self.streams = Streams(
+            self.settings.monitor_max_streams_per_key,
+            self.settings.monitor_max_streams,
+            recheck_s=self.settings.api_key_cache_seconds,
+        )
         self._expose(self.gateway.metrics.registry)
 
     def _expose(self, registry: CollectorRegistry) -> None:
@@ -47,6 +54,10 @@ class Monitor:
              lambda: self.hub.frames_sent),
             ("caught_up", "1 once the feed has read every topic to where it ended at start",
              lambda: int(self.feed.caught_up.is_set())),
+            ("streams_refused", "Event streams refused since start: a key's or the total cap",
+             lambda: self.streams.refused),
+            ("streams_revoked", "Event streams ended since start: key revoked or logged out",
+             lambda: self.streams.revoked),
         ):  # fmt: skip
             Gauge(f"ketnoi_monitor_{name}", doc, registry=registry).set_function(read)
 
@@ -59,6 +70,7 @@ class Monitor:
         self._tasks = [
             asyncio.create_task(self.feed.run(), name="monitor-feed"),
             asyncio.create_task(self.hub.run(interval), name="monitor-hub"),
+            asyncio.create_task(self.streams.run(), name="monitor-streams"),
         ]
 
     async def stop(self) -> None:

@@ -57,7 +57,7 @@ def test_metrics_count_requests_latencies_and_produced_events(api, services):
         product={"name": "Rượu ngô Bắc Hà", "category": "wine-liquor"},
     )
     assert api.post("/v1/offers", json=body).status_code == 202
-    text = httpx.get(f"{services.settings.gateway_url}/metrics").text
+    text = api.get("/metrics").text
     assert 'ketnoi_gateway_events_produced_total{type="offer.published"}' in text
     assert 'ketnoi_gateway_requests_total{method="POST",route="/v1/offers",status="202"}' in text
     assert (
@@ -66,7 +66,7 @@ def test_metrics_count_requests_latencies_and_produced_events(api, services):
     assert "ketnoi_gateway_publish_seconds_count" in text
     # Routes are labelled by template: ids in paths never become series of their own.
     api.get(f"/v1/offers/{uuid.uuid4()}")
-    text = httpx.get(f"{services.settings.gateway_url}/metrics").text
+    text = api.get("/metrics").text
     assert 'route="/v1/offers/{offer_id}"' in text
 
 

@@ -66,8 +66,9 @@ def test_missing_unknown_and_revoked_keys_are_401(services, issue_key, client_fo
 
     env = {**os.environ, **settings_env(infra)}
     org = f"sieu-thi-{uuid.uuid4().hex[:6]}"
+    create = ["keys", "create", "--org", org, "--role", "retailer", "--unregistered"]
     created = subprocess.run(
-        [sys.executable, "-m", "ketnoi.cli", "keys", "create", "--org", org, "--role", "retailer"],
+        [sys.executable, "-m", "ketnoi.cli", *create],
         env=env,
         capture_output=True,
         text=True,
@@ -155,7 +156,7 @@ def test_an_oversized_body_is_413_declared_or_streamed(api, services):
     assert streamed.headers["content-type"] == "application/problem+json"
 
 
-async def test_rate_limits_are_per_key_with_retry_after(in_process, issue_key):
+async def test_rate_limits_are_per_key_with_retry_after(in_process, issue_key, admin_key):
     first, second = issue_key("sieu-thi-rl-1", "retailer"), issue_key("sieu-thi-rl-2", "retailer")
     async with in_process(rate_limit_per_second=0.2, rate_limit_burst=3) as client:
         answers = [
@@ -168,5 +169,6 @@ async def test_rate_limits_are_per_key_with_retry_after(in_process, issue_key):
         assert limited.json()["type"] == "urn:ketnoi:problem:rate-limited"
         other = await client.get("/v1/demands", headers={"Authorization": f"Bearer {second}"})
         assert other.status_code == 200
-        metrics = (await client.get("/metrics")).text
+        admin = {"Authorization": f"Bearer {admin_key}"}
+        metrics = (await client.get("/metrics", headers=admin)).text
         assert "ketnoi_gateway_rate_limited_total 1.0" in metrics

@@ -1,15 +1,26 @@
-"""Liveness, readiness and metrics: for the process supervisor and Prometheus, no key needed."""
+"""Liveness, readiness and metrics: for the process supervisor and Prometheus.
+
+Liveness and readiness need no key. Metrics need an organizer's or the admin's key unless
+``metrics_access`` is ``open`` (a gateway bound to an internal address): they reveal traffic.
+"""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Request, Security
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
 from ketnoi.infra.health import kafka_health
+from services.gateway.access import require_role
+from services.gateway.auth import _bearer as bearer  # the API's one key scheme
+from services.gateway.auth import authenticate
 from services.gateway.context import GatewayDep
+from services.gateway.keys import Role
+from services.gateway.problems import documented
 
 router = APIRouter(tags=["operations"])
 
@@ -57,9 +68,18 @@ async def readyz(gateway: GatewayDep) -> JSONResponse:
         200: {
             "content": {"text/plain": {"schema": {"type": "string"}}},
             "description": "Prometheus text format",
-        }
+        },
+        **documented(401, 403, 429),
     },
-    summary="Prometheus metrics",
+    summary="Prometheus metrics (an organizer's or the admin's key, unless configured open)",
 )
-async def metrics(gateway: GatewayDep) -> Response:
+async def metrics(
+    request: Request,
+    gateway: GatewayDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    x_api_key: Annotated[str | None, Header(alias="X-API-Key", include_in_schema=False)] = None,
+) -> Response:
+    if gateway.settings.metrics_access != "open":
+        caller = await authenticate(request, gateway, credentials, x_api_key)
+        require_role(caller, Role.ORGANIZER, Role.ADMIN, doing="read the metrics")
     return Response(gateway.metrics.render(), media_type=gateway.metrics.content_type)

@@ -1,8 +1,8 @@
 """Organizations: who supplies, who buys, who organizes, and in which province.
 
-A province may act for the suppliers registered in it, so registration is guarded: any key
-registers its own organization (with a kind that fits its role), a province registers suppliers
-in its province (never one already registered elsewhere), and an admin registers anyone.
+A province may act for the suppliers registered in it, so a registration decides who may
+publish in an organization's name. Who may register or change which organization, and how an
+id is claimed once, is in ``services/gateway/identity.py`` (README, "Organization identity").
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query, Request, Response
 
 from schemas.events import OrganizationRegistered, utcnow
-from schemas.organizations import BUYER_KINDS, SUPPLIER_KINDS, Organization, OrganizationKind
+from schemas.organizations import Organization, OrganizationKind
 from schemas.reference.provinces import normalise_province
 from services.common.store import ORGANIZATIONS
-from services.gateway import access
+from services.gateway import access, identity
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
@@ -29,7 +29,7 @@ from services.gateway.common import (
     page,
     source,
 )
-from services.gateway.context import Gateway, GatewayDep
+from services.gateway.context import GatewayDep
 from services.gateway.examples import ORGANIZATION, one
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
 from services.gateway.keys import Caller, Role
@@ -38,62 +38,9 @@ from services.gateway.views import Accepted, OrganizationView, Page, public
 
 router = APIRouter(prefix="/v1/organizations", tags=["organizations"], route_class=StrictJsonRoute)
 
-KINDS_BY_ROLE = {
-    Role.RETAILER: BUYER_KINDS,
-    Role.SUPPLIER: SUPPLIER_KINDS,
-    Role.PROVINCE: frozenset({OrganizationKind.ORGANIZER}),
-    Role.ORGANIZER: frozenset({OrganizationKind.ORGANIZER}),
-}
-
 
 def _url(org_id: str) -> str:
     return f"/v1/organizations/{org_id}"
-
-
-async def _check_registration(gateway: Gateway, caller: Caller, org: Organization) -> None:
-    if caller.role is Role.ADMIN:
-        return
-    if org.org_id == caller.org_id:
-        kinds = KINDS_BY_ROLE[caller.role]
-        if org.kind not in kinds:
-            raise ApiProblem(
-                422,
-                f"a {caller.role.value} key registers its organization as "
-                f"one of: {', '.join(sorted(kinds))}",
-                errors=[
-                    FieldProblem(
-                        path="kind",
-                        problem=f"{org.kind.value} does not fit the {caller.role.value} role",
-                        allowed=sorted(kinds),
-                    )
-                ],
-            )
-        return
-    if caller.role is not Role.PROVINCE:
-        raise ApiProblem(
-            403,
-            f"this key registers {caller.org_id!r} only",
-            errors=[
-                FieldProblem(path="org_id", problem="another organization", allowed=[caller.org_id])
-            ],
-        )
-    if org.kind not in SUPPLIER_KINDS or org.province.code != caller.province:
-        raise ApiProblem(
-            403,
-            f"a province key registers suppliers of its own province ({caller.province}) only",
-            errors=[
-                FieldProblem(
-                    path="province", problem=f"{org.province.name}", allowed=[caller.province or ""]
-                )
-            ],
-        )
-    stored = await gateway.db[ORGANIZATIONS].find_one({"_id": org.org_id}, {"province": 1})
-    if stored is not None and (stored.get("province") or {}).get("code") != caller.province:
-        raise ApiProblem(
-            403,
-            f"organization {org.org_id!r} is registered with another province; "
-            "only it (or an admin) can change that",
-        )
 
 
 @router.post(
@@ -102,6 +49,10 @@ async def _check_registration(gateway: Gateway, caller: Caller, org: Organizatio
     response_model=Accepted,
     responses=WRITE_ERRORS,
     summary="Register (or update) an organization",
+    description="Any key registers its own organization once, with a kind its role acts for; "
+    "a province key also registers new suppliers of its province. The first registration of an "
+    "id (or the first key issued for it) claims it: anyone else gets 409. The holder renames "
+    "itself; only the platform admin changes a kind or a province.",
 )
 async def register_organization(
     body: Annotated[Organization, Body(openapi_examples=one("HTX Đăk Hà", ORGANIZATION))],
@@ -111,7 +62,7 @@ async def register_organization(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     async def write(ids: Ids) -> Response:
-        await _check_registration(gateway, caller, body)
+        await identity.register(gateway.db, caller, body)
         event = OrganizationRegistered(
             event_id=ids.event(), occurred_at=utcnow(), source=source(caller), organization=body
         )
