@@ -20,7 +20,15 @@ from connectors.simulator.scenario import (
     generate,
     scenario_names,
 )
-from connectors.simulator.sinks import GatewaySink, KafkaSink, Sink, SinkError, StdoutSink, pump
+from connectors.simulator.sinks import (
+    ADMIN_KEY_HINT,
+    GatewaySink,
+    KafkaSink,
+    Sink,
+    SinkError,
+    StdoutSink,
+    pump,
+)
 from ketnoi.settings import Settings
 
 
@@ -119,8 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--with-organizations",
         action="store_true",
-        help="emit organization.registered before each party's first order "
-        "(stdout and kafka only: the gateway has no such endpoint)",
+        help="register each party before its first order: organization.registered events, "
+        "or POST /v1/organizations with --to gateway",
     )
 
 
@@ -135,10 +143,11 @@ def _sink(args: argparse.Namespace, settings: Settings) -> Sink:
 
 def run(args: argparse.Namespace) -> int:
     """Generate and send; prints a one-line summary to stderr. 0 = everything accepted."""
-    if args.with_organizations and args.to == "gateway":
+    settings = Settings()
+    if args.to == "gateway" and not (args.api_key or settings.api_key):
         print(
-            "error: --with-organizations needs --to stdout or kafka: the gateway has no "
-            "endpoint for organizations",
+            "error: --to gateway needs an API key that may act for every simulated party: "
+            f"{ADMIN_KEY_HINT}",
             file=sys.stderr,
         )
         return 2
@@ -151,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         start=args.start,
         with_organizations=args.with_organizations,
     )
-    sink = _sink(args, Settings())
+    sink = _sink(args, settings)
     try:
         report = asyncio.run(pump(generate(config), sink, rate=args.rate))
     except SinkError as exc:

@@ -2,7 +2,8 @@
 
 Each sink counts what was accepted and what failed instead of stopping at the first refusal, so
 a load test reports its error rate; only a sink that cannot work at all (gateway or broker
-unreachable) raises ``SinkError``.
+unreachable, or a key the gateway refuses: every further request would be refused too) raises
+``SinkError``.
 """
 
 from __future__ import annotations
@@ -21,8 +22,14 @@ from connectors.simulator.pacing import Pacer
 from connectors.simulator.scenario import Generated
 from ketnoi.settings import Settings
 from schemas.admission import replay_timestamp_ms
+from schemas.events import OrganizationRegistered
 
 GATEWAY_PATHS = {"offer": "/v1/offers", "demand": "/v1/demands"}
+ORGANIZATIONS_PATH = "/v1/organizations"
+ADMIN_KEY_HINT = (
+    "create an admin key with `ketnoi keys create --org ketnoi-admin --role admin` and pass it "
+    "with --api-key or KETNOI_API_KEY"
+)
 MAX_ERRORS_KEPT = 5
 
 
@@ -79,14 +86,19 @@ class StdoutSink:
 
 
 class GatewaySink:
-    """POSTs offers and demands in stream order, as a client of the public API would.
+    """POSTs offers, demands and organization registrations in stream order, as a client of
+    the public API would.
 
     One request at a time: the gateway publishes before it answers, so the order in which
     offers and demands reach a market is the stream's order (what the matcher then decides
-    depends on it). ``accepted`` keeps the ids the gateway assigned.
+    depends on it). ``accepted`` keeps the ids the gateway assigned. The first 401 or 403
+    stops the run: the key is wrong for this stream, and every later request would say so.
     """
 
     name = "gateway"
+    pace_limit = (
+        "one request at a time, each answered once Kafka has the event, keeps the stream's order"
+    )
 
     def __init__(
         self,
@@ -112,20 +124,46 @@ class GatewaySink:
 
     async def send(self, item: Generated) -> None:
         assert self._client is not None, "start() first"
-        if item.submission is None:  # organization registrations have no endpoint
+        if item.submission is not None:
+            kind, body = item.submission["kind"], item.submission["body"]
+            path = GATEWAY_PATHS[kind]
+        elif isinstance(item.event, OrganizationRegistered):
+            kind, path = "organization", ORGANIZATIONS_PATH
+            body = item.event.organization.model_dump(mode="json", exclude_none=True)
+        else:
             self.tally.skipped += 1
             return
-        kind, body = item.submission["kind"], item.submission["body"]
-        path = GATEWAY_PATHS[kind]
         try:
             response = await self._client.post(path, json=body)
         except httpx.TransportError as exc:
-            raise SinkError(f"cannot reach the gateway at {self.base_url}: {exc!r}") from exc
+            raise SinkError(
+                f"cannot reach the gateway at {self.base_url} ({type(exc).__name__}); start it "
+                "with `ketnoi gateway` (or `make demo`), or pass --gateway-url"
+            ) from exc
+        if response.status_code in (401, 403):
+            raise SinkError(self._refused(path, response))
         if response.status_code != 202:
             self.tally.error(f"POST {path} -> {response.status_code}: {response.text[:300]}")
             return
         self.accepted.append((kind, response.json()["id"]))
         self.tally.sent[item.event.type] += 1
+
+    def _refused(self, path: str, response: httpx.Response) -> str:
+        """One sentence for a refused key, with what to do (the stream stops here)."""
+        try:
+            detail = str(response.json().get("detail") or "").rstrip(".")
+        except ValueError:
+            detail = ""
+        done = sum(self.tally.sent.values())
+        after = f" after {done} accepted event{'s' if done != 1 else ''}" if done else ""
+        if response.status_code == 401:
+            why = "no API key was sent" if not self._api_key else "it does not know this API key"
+            return f"the gateway answered 401 to POST {path}{after}: {why}; {ADMIN_KEY_HINT}"
+        because = f" ({detail})" if detail else ""
+        return (
+            f"the gateway answered 403 to POST {path}{after}: this key may not act for every "
+            f"simulated party{because}; {ADMIN_KEY_HINT}"
+        )
 
     async def close(self) -> None:
         if self._own_client and self._client is not None:
@@ -230,6 +268,8 @@ class Report:
     skipped: int
     seconds: float
     first_errors: list[str]
+    asked_rate: float = 0.0
+    pace_limit: str = ""
 
     @property
     def total(self) -> int:
@@ -244,7 +284,20 @@ class Report:
         )
         if self.skipped:
             line += f", {self.skipped} skipped"
-        return f"{line} [{kinds}]" if kinds else line
+        line = f"{line} [{kinds}]" if kinds else line
+        return line + self.pace_note()
+
+    def pace_note(self) -> str:
+        """Says so when the asked rate was not reached (below 90% of it), and why."""
+        attempts = self.total + self.errors
+        if not self.asked_rate or self.seconds <= 0 or attempts < 2:
+            return ""
+        achieved = attempts / self.seconds
+        if achieved >= 0.9 * self.asked_rate:
+            return ""
+        why = f" ({self.pace_limit})" if self.pace_limit else ""
+        return (f"; asked for {self.asked_rate:g} events/s, achieved {achieved:.1f}/s: "
+                f"{1000 * self.seconds / attempts:.0f} ms per event{why}")  # fmt: skip
 
 
 async def pump(
@@ -267,5 +320,6 @@ async def pump(
         await sink.close()
     tally = sink.tally
     return Report(
-        sink.name, tally.sent, tally.errors, tally.skipped, clock() - started, tally.first_errors
-    )
+        sink.name, tally.sent, tally.errors, tally.skipped, clock() - started,
+        tally.first_errors, rate, getattr(sink, "pace_limit", ""),
+    )  # fmt: skip

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import shutil
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
-from ketnoi.infra.processes import InfraError, ManagedProcess, port_open, require_tool, wait_until
-from ketnoi.settings import PROJECT_ROOT, Settings
+from ketnoi import prepare
+from ketnoi.infra.processes import InfraError, ManagedProcess, port_open, wait_until
+from ketnoi.prepare import JAR_SHA256, KAFKA_VERSION, POM
+from ketnoi.settings import Settings
 
-KAFKA_VERSION = "3.9.1"
-POM = PROJECT_ROOT / "infra" / "kafka" / "pom.xml"
-# Checksums of the jars that make the broker, recorded when the version was pinned.
-JAR_SHA256 = {
-    "kafka_2.13-3.9.1.jar": "5631c61356d55611c158291a69ad028f3c4fed5d0a610c62a0853c65c89d10f6",
-    "kafka-clients-3.9.1.jar": "7568b998572d256f0b7bc0afdc1b7a2588b8b08415c62ce314c864a6851ae9d9",
-    "kafka-server-3.9.1.jar": "02b5a92645865e3152e9d1d829f6d4c4b4272f637b7fe4a2b00cabcbcd8df6f4",
-    "kafka-raft-3.9.1.jar": "0d4236cf868f8668c74c49bec4bed41e400bb13d6d381a0f8e9843585b2f159f",
-    "kafka-metadata-3.9.1.jar": "35c35118d4abb0b747ad68d1e0be00d5bd02206b462ad76ebbcd85b33436f13a",
-    "reload4j-1.2.25.jar": "e71115175c4b080cf51dd72097165ea001ff9fafdc4f79d88049d0b1ecca979c",
-}
+__all__ = ["JAR_SHA256", "KAFKA_VERSION", "POM", "LocalKafka"]
+
 JVM_OPTS = ["-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-Djava.awt.headless=true"]
 
 
@@ -31,41 +23,21 @@ class LocalKafka:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.dir = settings.home / "kafka"
-        self.libs = settings.cache_dir / f"kafka-libs-{KAFKA_VERSION}"
+        self.libs = prepare.kafka_libs(settings.cache_dir)
         self.data = self.dir / "data"
         self.process = ManagedProcess("kafka", settings.home / "run")
 
     # -- install -------------------------------------------------------------------------
     def ensure_jars(self) -> None:
-        if self._jars_ok():
-            return
-        mvn = require_tool(
-            "mvn",
-            "to fetch the Apache Kafka jars from Maven Central",
-            "Install Maven and a JDK 17 (Debian: apt-get install maven openjdk-17-jdk-headless).",
-        )
-        require_tool("java", "to run Apache Kafka", "Install a JDK 17 (openjdk-17-jdk-headless).")
-        tmp = self.libs.with_name(self.libs.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        print(f"fetching Apache Kafka {KAFKA_VERSION} jars with Maven (cached in ~/.m2) ...")
-        result = subprocess.run(
-            [mvn, "-B", "-q", "-f", str(POM), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise InfraError(f"mvn could not fetch Kafka jars:\n{result.stdout[-2000:]}")
-        shutil.rmtree(self.libs, ignore_errors=True)
-        tmp.rename(self.libs)
-        if not self._jars_ok():
-            raise InfraError(f"Kafka jars in {self.libs} do not match the recorded checksums")
+        """Fetch the jars with Maven unless the cached ones match the checksums."""
+        try:
+            prepare.prepare(self.settings.cache_dir, kafka=True, store=False,
+                            log_dir=self.settings.home / "setup")  # fmt: skip
+        except prepare.PrepareError as exc:
+            raise InfraError(str(exc)) from None
 
     def _jars_ok(self) -> bool:
-        for name, digest in JAR_SHA256.items():
-            jar = self.libs / name
-            if not jar.is_file() or hashlib.sha256(jar.read_bytes()).hexdigest() != digest:
-                return False
-        return True
+        return prepare.jars_ok(self.libs)
 
     # -- configure -----------------------------------------------------------------------
     def properties(self) -> str:
@@ -127,11 +99,16 @@ class LocalKafka:
              "kafka.Kafka", str(self.dir / "server.properties")],
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 90.0) -> None:
+    def wait_ready(self, timeout: float = 90.0, on_wait: Callable[[], None] | None = None) -> None:
+        """Until the port answers (or the process died); ``on_wait`` runs at each poll."""
         s = self.settings
-        ok = wait_until(
-            lambda: self.process.pid() is None or port_open(s.kafka_host, s.kafka_port), timeout
-        )
+
+        def ready() -> bool:
+            if on_wait is not None:
+                on_wait()
+            return self.process.pid() is None or port_open(s.kafka_host, s.kafka_port)
+
+        ok = wait_until(ready, timeout)
         if not ok or self.process.pid() is None:
             raise InfraError(
                 f"Kafka did not start within {timeout:.0f}s:\n{self.process.log_tail()}"

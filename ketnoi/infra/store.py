@@ -2,18 +2,21 @@
 
 Why FerretDB: it persists to disk, enforces unique indexes, speaks the wire protocol of
 MongoDB 7 and is Apache-2.0; nx-27017 returned wrong results for updates we rely on (see
-``../shared/docs/infra-notes.md``). Production uses real MongoDB 7 (docker-compose.yml).
+``docs/infra-notes.md``). Production uses real MongoDB 7 (docker-compose.yml).
 """
 
 from __future__ import annotations
 
-import subprocess
+from collections.abc import Callable
+from pathlib import Path
 
-from ketnoi.infra.processes import InfraError, ManagedProcess, port_open, require_tool, wait_until
-from ketnoi.settings import PROJECT_ROOT, Settings
+from ketnoi import prepare
+from ketnoi.infra.processes import InfraError, ManagedProcess, port_open, wait_until
+from ketnoi.prepare import FERRETDB_VERSION
+from ketnoi.prepare import STORE_SOURCE as SOURCE
+from ketnoi.settings import Settings
 
-FERRETDB_VERSION = "v1.24.2"
-SOURCE = PROJECT_ROOT / "infra" / "ferretdb"
+__all__ = ["FERRETDB_VERSION", "SOURCE", "LocalStore"]
 
 
 class LocalStore:
@@ -21,28 +24,21 @@ class LocalStore:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.binary = settings.cache_dir / f"ketnoi-ferretdb-{FERRETDB_VERSION}"
         self.data = settings.home / "store" / "data"
         self.process = ManagedProcess("store", settings.home / "run")
 
+    @property
+    def binary(self) -> Path:
+        """Named by FerretDB version and build digest (``ketnoi.prepare.store_binary``)."""
+        return prepare.store_binary(self.settings.cache_dir)
+
     def ensure_binary(self) -> None:
-        if self.binary.is_file():
-            return
-        go = require_tool(
-            "go",
-            "to build FerretDB (the local MongoDB-compatible store)",
-            "Install Go 1.24+ (Debian: apt-get install golang, or the official tarball).",
-        )
-        print(f"building FerretDB {FERRETDB_VERSION} with Go (modules cached in ~/go/pkg/mod) ...")
-        self.binary.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.binary.with_name(self.binary.name + ".tmp")
-        result = subprocess.run(
-            [go, "build", "-trimpath", "-o", str(tmp), "."],
-            cwd=SOURCE, capture_output=True, text=True,
-        )  # fmt: skip
-        if result.returncode != 0:
-            raise InfraError(f"go build of FerretDB failed:\n{result.stderr[-3000:]}")
-        tmp.rename(self.binary)
+        """Build the store with Go unless this version's binary is cached."""
+        try:
+            prepare.prepare(self.settings.cache_dir, kafka=False, store=True,
+                            log_dir=self.settings.home / "setup")  # fmt: skip
+        except prepare.PrepareError as exc:
+            raise InfraError(str(exc)) from None
 
     def running(self) -> bool:
         return self.process.pid() is not None
@@ -55,11 +51,16 @@ class LocalStore:
              f"--data-dir={self.data}"],
         )  # fmt: skip
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
+    def wait_ready(self, timeout: float = 30.0, on_wait: Callable[[], None] | None = None) -> None:
+        """Until the port answers (or the process died); ``on_wait`` runs at each poll."""
         s = self.settings
-        ok = wait_until(
-            lambda: self.process.pid() is None or port_open(s.mongo_host, s.mongo_port), timeout
-        )
+
+        def ready() -> bool:
+            if on_wait is not None:
+                on_wait()
+            return self.process.pid() is None or port_open(s.mongo_host, s.mongo_port)
+
+        ok = wait_until(ready, timeout)
         if not ok or self.process.pid() is None:
             raise InfraError(
                 f"FerretDB did not start within {timeout:.0f}s:\n{self.process.log_tail()}"

@@ -79,6 +79,13 @@ UNITS: dict[str, Unit] = {unit.code: unit for unit, _ in _UNITS}
 ALLOWED_UNITS: tuple[str, ...] = tuple(unit.name_vi for unit, _ in _UNITS)
 
 
+def unit_name(code: str) -> str:
+    """The unit as people write it (``ta`` -> ``tạ``, ``tan`` -> ``tấn``): events carry the
+    ASCII code, and everything shown to a person (the demo, the monitor) uses this."""
+    unit = UNITS.get(code)
+    return unit.name_vi if unit is not None else code
+
+
 def _build_lookup() -> dict[str, Unit]:
     table: dict[str, Unit] = {}
     for unit, aliases in _UNITS:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from schemas.reference.taxonomy import UnknownCategoryError, category
+from schemas.reference.units import unit_name
 from services.monitor.projection import TOTALS, Board, DemandInfo, MatchInfo, Projection
 
 FEED_ROWS = 200
@@ -94,7 +95,7 @@ def match_row(projection: Projection, m: MatchInfo) -> dict[str, Any]:
         "buyer": _party(projection, m.buyer_id) if m.buyer_id else None,
         "quantity_kg": _kg(m.quantity_kg),
         "unit_price_vnd": m.unit_price_vnd,
-        "price_unit": m.price_unit,
+        "price_unit": unit_name(m.price_unit),  # shown on the page: "tạ", not the code "ta"
         "value_vnd": m.value_vnd,
         "score": m.score,
         "breakdown": m.breakdown,

@@ -13,10 +13,16 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from connectors.simulator import cli
 from connectors.simulator.fit import coverage
-from connectors.simulator.scenario import events, submission_bodies
+from connectors.simulator.scenario import events, generate, submission_bodies
 from ketnoi.runner import settings_env
 from ketnoi.settings import Settings
-from schemas.events import DemandCancelled, DemandPosted, OfferPublished, OfferWithdrawn
+from schemas.events import (
+    DemandCancelled,
+    DemandPosted,
+    OfferPublished,
+    OfferWithdrawn,
+    OrganizationRegistered,
+)
 from tests.support import eventually
 
 pytestmark = pytest.mark.infra
@@ -76,6 +82,38 @@ def test_simulated_stream_through_the_gateway_is_recorded_and_matched(
         assert legacy is not None, "no offer kept a legacy province name"
         current = {"Quảng Ngãi", "Lâm Đồng", "Bắc Ninh", "Hải Phòng"}
         assert legacy["origin_province"]["name"] in current
+    finally:
+        asyncio.run(_clear_from_books(services.settings, mongo, suppliers, buyers))
+
+
+def test_simulated_parties_are_registered_through_the_gateway(services, mongo, capsys, admin_key):
+    """``--with-organizations --to gateway`` registers each party (POST /v1/organizations)
+    before its first order, instead of refusing as if the endpoint did not exist."""
+    options = {"seed": 20261207, "count": 8, "with_organizations": True}
+    stream = list(generate(**options))
+    orgs = [i.event.organization.org_id for i in stream
+            if isinstance(i.event, OrganizationRegistered)]  # fmt: skip
+    orders = [i.submission for i in stream if i.submission]
+    suppliers = sorted({o["body"]["supplier_id"] for o in orders if o["kind"] == "offer"})
+    buyers = sorted({o["body"]["buyer_id"] for o in orders if o["kind"] == "demand"})
+    offers = sum(o["kind"] == "offer" for o in orders)
+    assert orgs and offers
+    argv = ["--to", "gateway", "--gateway-url", services.settings.gateway_url,
+            "--seed", str(options["seed"]), "--count", str(options["count"]),
+            "--with-organizations", "--api-key", admin_key]  # fmt: skip
+    try:
+        assert cli.main(argv) == 0
+        err = capsys.readouterr().err
+        assert f"sent {len(stream)} events to gateway" in err and "skipped" not in err
+        assert f"{len(orgs)} organization.registered" in err
+        eventually(
+            lambda: mongo.organizations.count_documents({"_id": {"$in": orgs}}) == len(orgs),
+            what=f"{len(orgs)} simulated organizations recorded",
+        )
+        eventually(
+            lambda: mongo.offers.count_documents({"supplier_id": {"$in": suppliers}}) == offers,
+            what=f"{offers} simulated offers in MongoDB",
+        )
     finally:
         asyncio.run(_clear_from_books(services.settings, mongo, suppliers, buyers))
 

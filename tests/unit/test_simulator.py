@@ -481,12 +481,61 @@ async def test_gateway_sink_posts_bodies_and_counts_refusals():
     sink = GatewaySink("http://gateway", client=client)
     report = await pump(items, sink)
     orders = [i for i in items if i.submission]
-    assert [p for p, _ in seen] == [f"/v1/{i.submission['kind']}s" for i in orders]
-    assert [b for _, b in seen] == [i.submission["body"] for i in orders]
+    registrations = [i.event for i in items if isinstance(i.event, OrganizationRegistered)]
+    assert registrations, "the scenario registers its parties"
+    # Registrations go to POST /v1/organizations, in stream order with the orders.
+    assert [p for p, _ in seen] == [
+        f"/v1/{i.submission['kind']}s" if i.submission else "/v1/organizations" for i in items
+    ]
+    assert [b for _, b in seen if "org_id" in b and "kind" in b] == [
+        e.organization.model_dump(mode="json", exclude_none=True) for e in registrations
+    ]
+    assert [b for p, b in seen if p != "/v1/organizations"] == [
+        i.submission["body"] for i in orders
+    ]
     assert report.errors == 1 and "422" in report.first_errors[0]
-    assert report.total == len(orders) - 1
-    assert report.skipped == len(items) - len(orders)  # registrations have no endpoint
-    assert len(sink.accepted) == len(orders) - 1
+    assert report.total == len(items) - 1 and report.skipped == 0
+    assert len(sink.accepted) == len(items) - 1
+
+
+@pytest.mark.parametrize(
+    ("status", "key", "says"),
+    [
+        (401, "", "401 to POST /v1/offers: no API key was sent"),
+        (401, "wrong", "401 to POST /v1/offers: it does not know this API key"),
+        (403, "supplier-key", "403 to POST /v1/offers: this key may not act for every simulated"),
+    ],
+)
+async def test_gateway_sink_stops_at_the_first_refused_key(status, key, says):
+    """A refused key is refused for every request: stop at once, say why and what to do."""
+    seen: list[str] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path)
+        return httpx.Response(status, json={"title": "Forbidden", "detail": "not yours."})
+
+    client = httpx.AsyncClient(base_url="http://gateway", transport=httpx.MockTransport(refuse))
+    with pytest.raises(SinkError) as refused:
+        await pump(generate(count=50), GatewaySink("http://gateway", client=client, api_key=key))
+    assert len(seen) == 1
+    message = str(refused.value)
+    assert says in message
+    assert "ketnoi keys create --org ketnoi-admin --role admin" in message
+    assert "\n" not in message
+
+
+def test_the_summary_says_when_the_asked_rate_was_missed():
+    from connectors.simulator.sinks import Report
+
+    slow = Report("gateway", Counter({"offer.published": 210}), 0, 0, 10.0, [], 50.0,
+                  "one request at a time")  # fmt: skip
+    assert slow.summary().endswith(
+        "; asked for 50 events/s, achieved 21.0/s: 48 ms per event (one request at a time)"
+    )
+    on_pace = Report("gateway", Counter({"offer.published": 480}), 0, 0, 10.0, [], 50.0)
+    assert "asked for" not in on_pace.summary()
+    unpaced = Report("kafka", Counter({"offer.published": 20}), 0, 0, 10.0, [], 0.0)
+    assert "asked for" not in unpaced.summary()
 
 
 async def test_gateway_sink_fails_loudly_when_unreachable():
@@ -587,16 +636,21 @@ def test_cli_refuses_bad_options(argv, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_cli_refuses_organizations_through_the_gateway(capsys):
+def test_cli_asks_for_an_admin_key_before_sending_to_the_gateway(capsys, monkeypatch):
+    monkeypatch.delenv("KETNOI_API_KEY", raising=False)
     assert cli.main(["--to", "gateway", "--with-organizations"]) == 2
-    assert "no endpoint for organizations" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --to gateway needs an API key")
+    assert "ketnoi keys create --org ketnoi-admin --role admin" in err
 
 
 def test_cli_reports_an_unreachable_gateway(capsys):
     closed_port = free_port()  # bound once, then released: nothing listens there
-    argv = ["--to", "gateway", "--count", "2", "--gateway-url", f"http://127.0.0.1:{closed_port}"]
+    argv = ["--to", "gateway", "--count", "2", "--api-key", "k",
+            "--gateway-url", f"http://127.0.0.1:{closed_port}"]  # fmt: skip
     assert cli.main(argv) == 1
-    assert "cannot reach the gateway" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "cannot reach the gateway" in err and err.count("\n") == 1
 
 
 def test_add_arguments_mounts_as_a_subcommand(capsys):
