@@ -74,14 +74,16 @@ class LocalKafka:
         cluster_id = self._cluster_id()
         result = subprocess.run(
             ["java", *JVM_OPTS, "-cp", f"{self.libs}/*", "kafka.tools.StorageTool",
-             "format", "-t", cluster_id, "-c", str(config), "--ignore-formatted"],
+             "format", f"--cluster-id={cluster_id}", "-c", str(config), "--ignore-formatted"],
             capture_output=True, text=True,
         )  # fmt: skip
         if result.returncode != 0:
             raise InfraError(f"kafka storage format failed:\n{result.stdout}\n{result.stderr}")
 
     def _cluster_id(self) -> str:
-        """A Kafka cluster id (base64 of 16 random bytes, as StorageTool random-uuid prints)."""
+        """A Kafka cluster id (base64 of 16 random bytes, as StorageTool random-uuid prints).
+        One in 32 starts with '-', so it is passed as ``--cluster-id=ID``, never as a separate
+        argument the parser would read as an option."""
         import base64
 
         return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
