@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -11,8 +12,10 @@ import httpx
 from ketnoi import demo_data
 from ketnoi.infra import Infra, InfraError
 from ketnoi.infra.processes import wait_until
+from ketnoi.infra.prune import write_lease
 from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
+from schemas.reference.units import unit_name
 
 
 def run_demo(base: Settings, keep_running: bool = True) -> int:
@@ -24,9 +27,14 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
     infra = Infra(settings)
     services = ServiceGroup(settings, settings.home / "demo" / run_id)
     started: list[str] = []
+    reused: list[str] = []
+    running = False
+    write_lease(settings, f"demo-{run_id}")  # `ketnoi infra prune` keeps it while we run
     try:
+        _refuse_busy_gateway_port(settings)
         print("1/4 starting Kafka and the store (first run fetches jars and builds FerretDB) ...")
-        started = infra.up().started
+        up = infra.up()
+        started, reused = up.started, up.reused
         print("2/4 starting gateway, matcher and recorder ...")
         services.start()
         services.wait_gateway_ready()
@@ -59,19 +67,55 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
         print(f"Logs:              {services.log_dir}")
         if keep_running:
             print("\nRunning. Press Ctrl-C to stop everything.")
+            running = True
             _wait_for_ctrl_c()
         return 0
     except InfraError as exc:
         print(f"error: {exc}")
         return 1
     except KeyboardInterrupt:
-        return 130
+        # Ctrl-C is how a running demo is meant to end: a success, not an error for make.
+        if not running:
+            print("\ninterrupted")
+            return 130
+        print()
+        return 0
     finally:
-        print("stopping services ...")
+        _stop(services, infra, started, reused, f"demo-{run_id}")
+
+
+def _stop(
+    services: ServiceGroup, infra: Infra, started: list[str], reused: list[str], run: str
+) -> None:
+    """Stop what the demo started and say so in one line (what it did not start, it names as
+    left running); a second Ctrl-C does not cut this short, which would leave processes."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ran = bool(services.procs)
+        if ran or started:
+            print("stopping ...", flush=True)
         services.stop()
         if started:
-            print("stopping " + ", ".join(started) + " ...")
             infra.down(only=started)
+        stopped = ["the gateway, matcher and recorder"] if ran else []
+        stopped += [_LONG[name] for name in started]
+        if not stopped:
+            return
+        line = f"stopped {_join(stopped)}"
+        if reused:
+            line += f"; {_join([_LONG[name] for name in reused])} kept running (they ran before)"
+        if ran:
+            line += f". Its topics and database ({run}) stay until `ketnoi infra prune`"
+        print(line + ".")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+_LONG = {"kafka": "Kafka", "store": "the store"}
 
 
 def _key(settings: Settings, org_id: str, role: str) -> str:
@@ -167,7 +211,7 @@ def _print_results(offers: dict[str, dict], demands: dict[str, dict], matches: l
         print(
             f"  {offer['product']['name']} ({m['supplier_id']}, {origin['name']}{legacy})"
             f" -> {m['buyer_id']}: {m['quantity_kg']:,.0f} kg at {m['unit_price_vnd']:,} "
-            f"VND/{m['price_unit']}, score {m['score']:.0f}/100"
+            f"VND/{unit_name(m['price_unit'])}, score {m['score']:.0f}/100"
         )
     print(f"\n== {len(demands)} demand(s) / nhu cầu ==")
     for demand_id, d in demands.items():
@@ -183,3 +227,13 @@ def _print_results(offers: dict[str, dict], demands: dict[str, dict], matches: l
 def _wait_for_ctrl_c() -> None:
     while True:  # SIGINT and SIGTERM raise KeyboardInterrupt (see ketnoi.cli.main)
         time.sleep(3600)
+
+
+def _refuse_busy_gateway_port(settings: Settings) -> None:
+    """A gateway left running on the port (an earlier `ketnoi gateway &`) would answer this
+    demo's requests from another database: a misleading 401. Say who holds the port instead."""
+    from ketnoi.running import busy_port_message, port_in_use
+
+    if port_in_use(settings.gateway_host, settings.gateway_port):
+        message = busy_port_message(settings.gateway_host, settings.gateway_port)
+        raise InfraError(f"the demo cannot start its gateway: {message}")

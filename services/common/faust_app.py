@@ -4,16 +4,29 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 from typing import Any, NoReturn
 
 import faust
 
 from ketnoi.settings import Settings
+from services.common import logfilters
+from services.common.outages import (
+    RETRY_SECONDS,
+    ClientNoise,
+    Dependency,
+    install,
+    kafka_dependency,
+    watch_kafka,
+)
+from services.common.shutdown import STOP, STOP_SECONDS, STOP_SECONDS_OFFLINE
+from services.common.topics import ensure_topics
 
 
 def make_app(service: str, settings: Settings, **tuning: Any) -> faust.App:
     """One Faust app per service; its id (consumer group, changelog names) carries the prefix.
     ``tuning``: Faust settings one service wants on top of the shared ones."""
+    logfilters.install()  # set-up retries of new changelog topics are not errors
     data = settings.home / "faust"  # Faust makes its folders even for the memory store:
     data.mkdir(parents=True, exist_ok=True)  # here, not in whatever folder the worker runs in
     return faust.App(
@@ -46,10 +59,64 @@ def raw_topic(app: faust.App, *names: str, partitions: int | None = None) -> fau
     )
 
 
-def run_worker(app: faust.App, settings: Settings) -> None:
-    from faust import Worker
+def run_worker(app: faust.App, settings: Settings, service: str) -> None:
+    """Run the worker until SIGTERM or Ctrl-C, which stop it within STOP_SECONDS with exit 0
+    (services/common/shutdown.py); Kafka's outages are reported once per retry interval."""
+    log = logging.getLogger(f"ketnoi.{service}")
+    kafka = kafka_dependency(settings.kafka_bootstrap, log)
 
-    Worker(app, loglevel=settings.log_level.upper(), logfile=None).execute_from_commandline()
+    @app.task
+    async def watch_kafka_reachability() -> None:
+        await watch_kafka(kafka)
+
+    class Worker(faust.Worker):
+        def _on_sigint(self) -> None:
+            self._stop_requested(signal.SIGINT)
+            super()._on_sigint()
+
+        def _on_sigterm(self) -> None:
+            self._stop_requested(signal.SIGTERM)
+            super()._on_sigterm()
+
+        def _stop_requested(self, signum: int) -> None:
+            deadline = STOP_SECONDS_OFFLINE if kafka.down else STOP_SECONDS
+            STOP.request(service, signum, log, deadline)
+
+        def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
+            super().on_setup_root_logger(logger, level)
+            install(ClientNoise(kafka), logger)
+
+        async def on_first_start(self) -> None:
+            await super().on_first_start()  # logging and signal handlers first
+            await _topics_before_subscribing(settings, kafka, service)
+
+    # No stdout redirection into the log: a traceback stays one block, not a line per fragment.
+    worker = Worker(app, loglevel=settings.log_level.upper(), logfile=None,
+                    redirect_stdouts=False)  # fmt: skip
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        if exc.code and STOP.requested:
+            # An error while stopping on request (Kafka away during the final commit) loses
+            # nothing: what was not committed is redelivered. The stop itself succeeded.
+            log.info("%s: stopped on request (exit %s while stopping)", service, exc.code)
+            raise SystemExit(0) from None
+        raise
+
+
+async def _topics_before_subscribing(settings: Settings, kafka: Dependency, service: str) -> None:
+    """Create the topics before the consumer subscribes: a topic created a moment later is
+    missing from the group's assignment until Faust refreshes its metadata (up to 5 minutes),
+    which left a demo's recorder idle. Waits for Kafka meanwhile, one line per interval."""
+    while not STOP.requested:
+        try:
+            await ensure_topics(settings)
+        except Exception as exc:  # unreachable, or not ready yet: said, then retried
+            kafka.failed(exc, f"the {service} starts once it answers")
+            await STOP.sleep(RETRY_SECONDS)
+        else:
+            kafka.ok()
+            return
 
 
 def fail_stop(log: logging.Logger, service: str, exc: BaseException) -> NoReturn:
@@ -57,8 +124,9 @@ def fail_stop(log: logging.Logger, service: str, exc: BaseException) -> NoReturn
 
     Faust's agent supervisor restarts a crashed agent *and moves past the event that crashed
     it*, which would lose an accepted event. Bad input never gets here (it goes to the dead-letter
-    topic); an unexpected error (store down, a bug) stops the worker so that it is redelivered
-    after a restart. Outputs have deterministic ids, so a redelivery changes nothing twice.
+    topic); an unexpected error (a bug) stops the worker so that it is redelivered after a
+    restart. Outputs have deterministic ids, so a redelivery changes nothing twice. A requested
+    stop is not an error: it goes through ``STOP.abandon`` instead, with exit code 0.
     """
     log.critical("%s: unexpected error, stopping without commit: %r", service, exc, exc_info=exc)
     logging.shutdown()

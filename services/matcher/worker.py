@@ -9,6 +9,7 @@ message, and writing per batch instead of per event is most of the worker's spee
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -27,6 +28,7 @@ from schemas.problems import describe
 from services.common.dead_letter import dead_letter_key, dead_letter_record
 from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import Intake
+from services.common.shutdown import STOP
 from services.common.topics import ensure_topics
 from services.matcher.durable import DurableBooks, Output
 from services.matcher.engine import FALLBACK_REASON, IMPLEMENTATION, MatchConfig
@@ -161,11 +163,17 @@ def build(settings: Settings) -> faust.App:
     async def match(stream: faust.StreamT) -> None:
         # take_events acks a batch's events when this loop's body is done with them, and also
         # when the body is left by an exception (its generator's ``finally``): every way out of
-        # a batch but the end goes through fail_stop, which exits before anything is acked.
+        # a batch but the end exits the process before anything is acked. On SIGTERM Faust
+        # first waits for the batch in hand to be acked (it finishes), then cancels us between
+        # batches; a cancellation mid-batch (Kafka away, the stop's deadline) abandons it.
         async for events in stream.take_events(BATCH_EVENTS, BATCH_SECONDS):
             try:
                 await process(events)
-            except BaseException as exc:  # even a cancellation mid-batch: redeliver the batch
+            except asyncio.CancelledError as exc:
+                if STOP.requested:
+                    STOP.abandon(log, "matcher", f"a batch of {len(events)} events")
+                fail_stop(log, "matcher", exc)
+            except BaseException as exc:  # redeliver the batch after a restart
                 fail_stop(log, "matcher", exc)
             collections.after_batch()
 
@@ -204,4 +212,4 @@ def build(settings: Settings) -> faust.App:
 
 
 def run(settings: Settings) -> None:
-    run_worker(build(settings), settings)
+    run_worker(build(settings), settings, "matcher")

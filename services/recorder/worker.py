@@ -2,8 +2,11 @@
 
 Every event passes the same ``Intake`` as in the matcher. A write the store refuses because of
 the event (a write error while the store answers pings) dead-letters that event, as the same
-event would be refused on every replay; a store that does not answer stops the worker without
-committing (fail-stop), and the event is written after the restart.
+event would be refused on every replay. A store that does not answer is an outage: the worker
+holds the event (not committed), says so once per retry interval and writes it when the store
+is back, so the recorder recovers by itself. A stop requested meanwhile leaves the event
+uncommitted (exit 0): it is written after the restart. Any other error stops the worker
+without committing (fail-stop, decision 5).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from schemas.events import AnyEvent
 from schemas.problems import describe
 from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import Intake
+from services.common.outages import RETRY_SECONDS, Dependency
+from services.common.shutdown import STOP
 from services.common.store import connect, database, ensure_indexes
 from services.common.topics import ensure_topics
 from services.recorder.documents import writes_for
@@ -79,6 +84,8 @@ def build(settings: Settings) -> faust.App:
     intake = Intake("recorder", settings, dead_letter, log)
     state: dict = {}
 
+    store_health = Dependency("the store", settings.mongo_url, log)
+
     @app.task
     async def prepare() -> None:
         await ensure_topics(settings)
@@ -87,29 +94,66 @@ def build(settings: Settings) -> faust.App:
         if "db" not in state:
             state["client"] = connect(settings)
             state["db"] = database(state["client"], settings)
+        if not state.get("indexed"):
             await ensure_indexes(state["db"])
+            state["indexed"] = True
         return state["db"]
 
     @app.agent(source)
     async def record(stream: faust.StreamT) -> None:
         async for event in stream.events():
-            # Every way out but the loop's end must stop without committing: Faust's agent
-            # supervisor would skip the event (the dead-letter send is inside too).
+            # Every way out but the loop's end must stop without committing: Faust acks the
+            # event when the body is left, and its agent supervisor would skip it (the
+            # dead-letter send is inside too).
             try:
                 parsed = await intake.admit(event)
                 if parsed is not None:
                     await record_one(event, parsed)
+            except asyncio.CancelledError as exc:
+                if STOP.requested:
+                    STOP.abandon(log, "recorder", f"the event at {_where(event)}")
+                fail_stop(log, "recorder", exc)
             except Exception as exc:
                 fail_stop(log, "recorder", exc)
 
     async def record_one(event: EventT, parsed: AnyEvent) -> None:
-        store = await db()
+        """Write the event; while the store is away, hold it and retry every RETRY_SECONDS."""
+        attempt = 0
+        while True:
+            attempt += 1
+            started = asyncio.get_running_loop().time()
+            work = _attempt(event, parsed)
+            if attempt == 1:
+                error = await work  # the usual case: finish it, even when asked to stop
+            else:
+                done, error = await STOP.unless_stopped(work)
+                if not done:
+                    STOP.abandon(log, "recorder", f"the event at {_where(event)}")
+            if error is None:
+                store_health.ok()
+                return
+            store_health.failed(error, f"holding the event at {_where(event)}, not committed")
+            waited = asyncio.get_running_loop().time() - started
+            await STOP.sleep(max(0.0, RETRY_SECONDS - waited))
+            if STOP.requested:
+                STOP.abandon(log, "recorder", f"the event at {_where(event)}")
+
+    async def _attempt(event: EventT, parsed: AnyEvent) -> Exception | None:
+        """One try: None when written (or dead-lettered as the event's fault), the error when
+        the store is away; raises what is neither (a bug: fail-stop)."""
+        try:
+            store = await db()
+        except Exception as exc:
+            if "db" in state and await caused_by_event(state["db"], exc):
+                raise  # the store answers but refuses our indexes: not an outage
+            return exc
         try:
             await write(store, parsed)
         except Exception as exc:
             if not await caused_by_event(store, exc):
-                raise
+                return exc
             await intake.reject(event, "store", describe(exc), exc)
+        return None
 
     @app.on_before_shutdown.connect
     async def close_store(app: faust.App, **kwargs) -> None:
@@ -119,5 +163,10 @@ def build(settings: Settings) -> faust.App:
     return app
 
 
+def _where(event: EventT) -> str:
+    message = event.message
+    return f"{message.topic}[{message.partition}]@{message.offset}"
+
+
 def run(settings: Settings) -> None:
-    run_worker(build(settings), settings)
+    run_worker(build(settings), settings, "recorder")
