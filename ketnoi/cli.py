@@ -22,7 +22,15 @@ def _infra(args: argparse.Namespace) -> int:
                 print(f"started {name}")
             for name in result.reused:
                 print(f"reusing {name} (already running)")
+        elif args.action == "prune":
+            from ketnoi.infra import prune
+
+            return prune.main(infra.settings, dry_run=args.dry_run,
+                              older_than_minutes=args.older_than, only=args.only)  # fmt: skip
         elif args.action == "down":
+            from ketnoi.running import warn_before_infra_down
+
+            warn_before_infra_down(infra.settings, stop=args.stop_services)
             stopped = infra.down()
             print("stopped " + ", ".join(stopped) if stopped else "nothing of ours was running")
             return 0
@@ -32,11 +40,8 @@ def _infra(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted: stopped what this command had started", file=sys.stderr)
         return 130
-    healthy = True
-    for health in infra.status():
-        healthy &= health.healthy
-        print(f"{health.component:6} {'healthy' if health.healthy else 'DOWN':8} {health.detail}")
-    print(f"versions: {infra.kafka.version()}; {infra.store.version()}")
+    healthy, lines = infra.status_report()
+    print("\n".join(lines))
     return 0 if healthy else 1
 
 
@@ -50,9 +55,13 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def _gateway(args: argparse.Namespace) -> int:
-    from services.gateway.main import run
+    from services.gateway.main import PortInUse, run
 
-    run(Settings())
+    try:
+        run(Settings())
+    except PortInUse as exc:  # one sentence naming who holds the port, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -78,9 +87,21 @@ def _schemas(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_error(url: str, exc: Exception) -> str:
+    """One sentence and a hint for a store error, instead of PyMongo's traceback."""
+    from pymongo.errors import ConnectionFailure
+
+    if isinstance(exc, ConnectionFailure):
+        return (f"error: cannot reach the store at {url} ({type(exc).__name__}); start it with "
+                "`make infra-up` (or `ketnoi infra up`), or point KETNOI_MONGO_URL at a running "
+                "one")  # fmt: skip
+    return f"error: the store at {url} refused the operation: {exc}"
+
+
 def _keys(args: argparse.Namespace) -> int:
     """API keys for the gateway: shown once at creation, stored as a hash, revocable."""
     from pymongo import MongoClient
+    from pymongo.errors import PyMongoError
 
     from services.gateway import keys
 
@@ -91,7 +112,8 @@ def _keys(args: argparse.Namespace) -> int:
     try:
         if args.action == "create":
             try:
-                issued = keys.create_key(db, args.org, args.role, args.province, args.label)
+                issued = keys.create_key(db, args.org, args.role, args.province, args.label,
+                                         unregistered=args.unregistered)  # fmt: skip
             except ValueError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
@@ -112,6 +134,9 @@ def _keys(args: argparse.Namespace) -> int:
                 return 1
             print(f"revoked {args.key_id} (the gateway refuses it within "
                   f"{settings.api_key_cache_seconds:g} s)", file=sys.stderr)  # fmt: skip
+    except PyMongoError as exc:
+        print(_store_error(settings.mongo_url, exc), file=sys.stderr)
+        return 1
     finally:
         client.close()
     return 0
@@ -136,6 +161,13 @@ def _engine(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stop(args: argparse.Namespace) -> int:
+    """Stop the services started by hand (`ketnoi gateway &` ...) that use this Kafka or store."""
+    from ketnoi.running import stop_command
+
+    return stop_command(Settings(), args.services, dry_run=args.dry_run, timeout=args.timeout)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from ketnoi.demo import run_demo
 
@@ -149,8 +181,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    infra = sub.add_parser("infra", help="start, stop or check local Kafka and the store")
-    infra.add_argument("action", choices=["up", "down", "status"])
+    infra = sub.add_parser("infra", help="start, stop, check or prune local Kafka and the store")
+    infra.add_argument(
+        "action",
+        choices=["up", "down", "status", "prune"],
+        help="prune: delete the topics and databases of finished test, demo and benchmark runs",
+    )
+    infra.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="prune: only list what would be deleted and what is kept, and why",
+    )
+    infra.add_argument(
+        "--older-than",
+        type=float,
+        default=60.0,
+        metavar="MINUTES",
+        help="prune: a run without a lease counts as finished after this long "
+        "without a change (default: %(default)g)",
+    )
+    infra.add_argument(
+        "--only",
+        default="",
+        metavar="TEXT",
+        help="prune: only runs whose name contains TEXT, e.g. demo-",
+    )
+    infra.add_argument(
+        "--stop-services",
+        action="store_true",
+        help="down: first stop the ketnoi services running against them (as `ketnoi stop`)",
+    )
     infra.set_defaults(func=_infra)
 
     topics = sub.add_parser("topics", help="create the Kafka topics (explicit partition counts)")
@@ -171,7 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="create, list or revoke API keys of the gateway")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     create = key_actions.add_parser("create", help="issue a key (printed once, stored hashed)")
-    create.add_argument("--org", required=True, help="organization id the key acts for")
+    create.add_argument(
+        "--org",
+        required=True,
+        help="organization id the key acts for (a registered one, "
+        "unless --unregistered or the role is admin or province)",
+    )
     create.add_argument(
         "--role",
         required=True,
@@ -180,6 +245,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--province", help="for --role province: the province it acts for")
     create.add_argument("--label", help="a note, e.g. who holds the key")
+    create.add_argument(
+        "--unregistered",
+        action="store_true",
+        help="issue a supplier, retailer or organizer key for an organization nobody registered "
+        "yet: the key claims the id, and its holder registers it itself (POST /v1/organizations)",
+    )
     listing = key_actions.add_parser("list", help="list keys (never the secrets)")
     listing.add_argument("--org", help="only this organization's keys")
     revoke = key_actions.add_parser("revoke", help="revoke a key by its id")
@@ -197,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     simulator.add_arguments(simulate)
     simulate.set_defaults(func=simulator.run)
+
+    stop = sub.add_parser(
+        "stop", help="stop the ketnoi services running against this Kafka or store (SIGTERM)"
+    )
+    stop.add_argument("services", nargs="*", metavar="SERVICE",
+                      help="only these: gateway, matcher, recorder (default: all)")  # fmt: skip
+    stop.add_argument("--dry-run", action="store_true", help="only list what would be stopped")
+    stop.add_argument("--timeout", type=float, default=15.0, help="seconds to wait (15)")
+    stop.set_defaults(func=_stop)
 
     demo = sub.add_parser("demo", help="start everything, feed a small stream, show the matches")
     demo.add_argument("--once", action="store_true", help="stop after showing the matches")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field
@@ -27,7 +28,9 @@ class Settings(BaseSettings):
     home: Path = PROJECT_ROOT / ".ketnoi"
     cache_dir: Path = Path.home() / ".cache" / "ketnoi"
     log_level: str = "info"
-    match_proposal_ttl_hours: float = 24.0
+    match_proposal_ttl_hours: float = Field(default=24.0, gt=0, le=876_000)
+    """How long a proposal waits for both parties (at most a century: the engine adds it to
+    market time, which the contracts keep before 2101)."""
     match_tick_seconds: float = 30.0
     max_clock_skew_seconds: float = 300.0
     """How far an orders event's occurred_at may be from its Kafka timestamp (else dead-lettered:
@@ -42,6 +45,14 @@ class Settings(BaseSettings):
     """Sustained requests per second per API key (a token bucket; 429 beyond it)."""
     rate_limit_burst: int = 200
     """Requests a key may send at once before the sustained rate applies."""
+    max_in_flight: int = Field(default=16, gt=0)
+    """Requests the gateway serves at once (a body counts one per started 2 KiB); past it a
+    request is answered 503 at once, and the last quarter is kept for quiet clients."""
+    auth_failure_burst: int = Field(default=20, gt=0)
+    """Requests without a valid key (401, unknown key) one client address may make at once
+    before it is answered 429 without a key lookup."""
+    auth_failures_per_second: float = Field(default=1.0, ge=0)
+    """Sustained rate of such failures allowed per address once its burst is spent."""
     max_body_bytes: int = 2_000_000
     """Largest request body the gateway reads (413 beyond it)."""
     bulk_max_items: int = 500
@@ -54,6 +65,10 @@ class Settings(BaseSettings):
     retry cannot succeed). At most 1,000,000: below Kafka's 1 MiB message and request limits."""
     idempotency_retention_hours: float = 48.0
     """Idempotency records older than this are deleted (no TTL index: FerretDB has none)."""
+    metrics_access: Literal["key", "open"] = "key"
+    """Who may read ``/metrics``: ``key`` = an organizer's or the admin's API key as
+    ``Authorization: Bearer`` (Prometheus sends one from a credentials file); ``open`` = anyone
+    who reaches the port, only for a gateway bound to an internal address."""
     # -- monitor (services/monitor/) --
     monitor_flush_ms: int = 250
     """How often a watched session's changes are batched into one update for its pages."""
@@ -61,6 +76,10 @@ class Settings(BaseSettings):
     """How long a monitor login (cookie) lasts: one conference day."""
     monitor_cookie_secure: bool = False
     """Send the login cookie over HTTPS only: set it true behind a TLS-terminating proxy."""
+    monitor_max_streams_per_key: int = Field(default=20, gt=0)
+    """Open monitor event streams per API key (its logins included): 429 beyond it."""
+    monitor_max_streams: int = Field(default=2000, gt=0)
+    """Open monitor event streams in this gateway process: 503 beyond it."""
 
     @property
     def kafka_port(self) -> int:

@@ -10,8 +10,18 @@ from collections.abc import Iterator
 import pytest
 
 from ketnoi.settings import Settings
+from tests import terminal
 
 RUN_ID = uuid.uuid4().hex[:10]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Setup progress (Kafka, the store) on the terminal, past pytest's capture."""
+    terminal.pytest_configure(config)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    terminal.pytest_unconfigure(config)
 
 
 def free_port() -> int:
@@ -35,7 +45,9 @@ def settings() -> Settings:
 def infra(settings: Settings) -> Iterator[Settings]:
     """Real Kafka and FerretDB: started if absent, stopped at the end only if we started them."""
     from ketnoi.infra import Infra
+    from ketnoi.infra.prune import write_lease
 
+    write_lease(settings, f"test-{RUN_ID}")  # `ketnoi infra prune` leaves this run alone
     manager = Infra(settings)
     result = manager.up()
     try:

@@ -22,7 +22,7 @@ from services.common.store import ORGANIZATIONS, SESSIONS
 from services.gateway.auth import CallerDep
 from services.gateway.context import Gateway
 from services.gateway.keys import Caller, Role
-from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.problems import ApiProblem, FieldProblem, indefinite
 
 SUPPLIER_KIND_VALUES = sorted(k.value for k in SUPPLIER_KINDS)
 
@@ -31,7 +31,7 @@ def require_role(caller: Caller, *roles: Role, doing: str) -> None:
     if caller.role not in roles:
         allowed = ", ".join(r.value for r in roles)
         raise ApiProblem(
-            403, f"a {caller.role.value} key cannot {doing} (roles that can: {allowed})"
+            403, f"{indefinite(caller.role.value)} key cannot {doing} (roles that can: {allowed})"
         )
 
 
@@ -94,7 +94,7 @@ def supplier_refusal(caller: Caller, supplier_id: str) -> ApiProblem:
     elif caller.role is Role.SUPPLIER:
         detail = f"this key acts for supplier {caller.org_id!r} only"
     else:
-        detail = f"a {caller.role.value} key cannot publish offers"
+        detail = f"{indefinite(caller.role.value)} key cannot publish offers"
     allowed = [caller.org_id] if caller.role is Role.SUPPLIER else []
     return ApiProblem(
         403, detail, errors=[FieldProblem(path="supplier_id", problem=detail, allowed=allowed)]
@@ -108,7 +108,7 @@ def check_buyer(caller: Caller, buyer_id: str) -> ApiProblem | None:
         detail = f"this key acts for buyer {caller.org_id!r} only"
         allowed = [caller.org_id]
     else:
-        detail, allowed = f"a {caller.role.value} key cannot post demands", []
+        detail, allowed = f"{indefinite(caller.role.value)} key cannot post demands", []
     return ApiProblem(
         403, detail, errors=[FieldProblem(path="buyer_id", problem=detail, allowed=allowed)]
     )
@@ -122,7 +122,7 @@ async def offer_scope(gateway: Gateway, caller: Caller) -> dict[str, Any]:
         return {"supplier_id": caller.org_id}
     if caller.role is Role.PROVINCE:
         return {"supplier_id": {"$in": await province_suppliers(gateway, caller.province)}}
-    raise ApiProblem(403, f"a {caller.role.value} key cannot read offers")
+    raise ApiProblem(403, f"{indefinite(caller.role.value)} key cannot read offers")
 
 
 def demand_scope(caller: Caller) -> dict[str, Any]:
@@ -130,7 +130,7 @@ def demand_scope(caller: Caller) -> dict[str, Any]:
         return {}
     if caller.role is Role.RETAILER:
         return {"buyer_id": caller.org_id}
-    raise ApiProblem(403, f"a {caller.role.value} key cannot read demands")
+    raise ApiProblem(403, f"{indefinite(caller.role.value)} key cannot read demands")
 
 
 async def own_session_ids(gateway: Gateway, caller: Caller) -> list[str]:
@@ -152,7 +152,7 @@ def session_scope(caller: Caller) -> dict[str, Any]:
         return {}
     if caller.role is Role.ORGANIZER:
         return {"organizer_id": caller.org_id}
-    raise ApiProblem(403, f"a {caller.role.value} key cannot manage sessions")
+    raise ApiProblem(403, f"{indefinite(caller.role.value)} key cannot manage sessions")
 
 
 def visible(doc: dict[str, Any], scope: dict[str, Any]) -> bool:

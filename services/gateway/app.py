@@ -19,13 +19,13 @@ from pymongo.errors import PyMongoError
 from ketnoi.settings import Settings
 from services.common.store import connect, database, ensure_gateway_indexes
 from services.common.topics import ensure_topics
-from services.gateway import openapi, problems
+from services.gateway import docs, openapi, problems, security
 from services.gateway.auth import KeyCache
 from services.gateway.context import Gateway
 from services.gateway.idempotency import forget_old
 from services.gateway.logs import log
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.middleware import BodyLimit, RequestContext
+from services.gateway.middleware import BodyLimit, RequestContext, install_admission
 from services.gateway.publisher import EventPublisher, Publisher
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.routers import demands, matches, offers, operations, organizations, sessions
@@ -82,16 +82,21 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
         version="1.0.0",
         description=openapi.DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # docs.install serves them without a CDN
+        redoc_url=None,
     )
     problems.install(app)
     openapi.install(app)
+    docs.install(app)
     for module in (offers, demands, matches, sessions, organizations, operations):
         app.include_router(module.router)
     app.include_router(monitor_routes.router)
     static = StaticFiles(directory=monitor_routes.STATIC)
     app.mount("/monitor/static", static, name="monitor-static")
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestContext, metrics=metrics)  # outermost: ids and logs for all
+    app.add_middleware(RequestContext, metrics=metrics)  # ids and logs for all admitted
+    install_admission(app, settings, metrics)  # around the stack: refusals cost next to nothing
+    security.install(app)  # around everything, the error middleware too
     return app
 
 

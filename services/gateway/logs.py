@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common import logfilters
+
 log = logging.getLogger("ketnoi.gateway")
 
 _request_id: ContextVar[str | None] = ContextVar("ketnoi_request_id", default=None)
@@ -70,4 +72,5 @@ def configure(level: str = "info") -> dict[str, Any]:
         },
     }
     logging.config.dictConfig(config)
+    logfilters.install()
     return config

@@ -45,6 +45,12 @@ _KINDS: dict[int, tuple[str, str]] = {
 }
 
 
+def indefinite(noun: str) -> str:
+    """``a retailer``, ``an organizer``: the article a problem's sentence needs before a role
+    or kind (all of ours start with a letter whose sound the spelling gives away)."""
+    return f"{'an' if noun[:1].lower() in 'aeiou' else 'a'} {noun}"
+
+
 class FieldProblem(BaseModel):
     """One thing wrong with one field."""
 

@@ -8,7 +8,8 @@ session; any other session answers 404, as the API does, so ids cannot be probed
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, quote
@@ -21,9 +22,11 @@ from fastapi.responses import (
     Response,
     StreamingResponse,
 )
+from starlette.types import Receive, Scope, Send
 
 from services.gateway.keys import Caller, Role, hash_key
-from services.gateway.problems import ApiProblem
+from services.gateway.problems import ApiProblem, indefinite
+from services.gateway.security import PAGE_POLICY, same_origin
 from services.monitor import views
 from services.monitor.logins import COOKIE, close_login, open_login
 from services.monitor.projection import Board
@@ -35,11 +38,8 @@ RETRY_MS = 1000
 """How soon a browser reconnects after the stream breaks (the SSE ``retry`` field)."""
 SECURITY_HEADERS = {
     # Everything is served from here: no CDN, no inline script (the venue may be offline).
-    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; "
-    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
+    # The gateway's SecurityHeaders adds the rest (nosniff, X-Frame-Options, Referrer-Policy).
+    "Content-Security-Policy": PAGE_POLICY,
     "Cache-Control": "no-store",
 }
 ORGANIZER_ROLES = (Role.ORGANIZER, Role.ADMIN)
@@ -51,18 +51,59 @@ def _monitor(request: Request) -> Monitor:
     return request.app.state.monitor
 
 
-async def _caller(request: Request) -> Caller | None:
-    """From an API key header (scripts) or the login cookie (the page)."""
-    monitor = _monitor(request)
+@dataclass(frozen=True)
+class _Credential:
+    """What a request authenticates with: an API key (scripts) or a login token (the page)."""
+
+    kind: str  # "key" or "login"
+    secret: str
+
+    @property
+    def digest(self) -> str:
+        return f"{self.kind}:{hash_key(self.secret)}"
+
+
+def _credential(request: Request) -> _Credential | None:
     header = request.headers.get("authorization", "")
     key = header[7:].strip() if header.lower().startswith("bearer ") else None
     key = key or request.headers.get("x-api-key")
     if key:
-        return await monitor.key_cache.lookup(monitor.gateway, key)
+        return _Credential("key", key)
     token = request.cookies.get(COOKIE)
-    if token:
-        return await monitor.logins.caller(monitor.gateway.db, token)
-    return None
+    return _Credential("login", token) if token else None
+
+
+async def _lookup(
+    monitor: Monitor, credential: _Credential, *, fresh: bool = False
+) -> Caller | None:
+    """The caller behind a credential; ``fresh`` skips the short cache (a revocation shows at
+    once, and the cached entry is renewed for every other request too)."""
+    if credential.kind == "key":
+        if fresh:
+            monitor.key_cache.forget(hash_key(credential.secret))
+        return await monitor.key_cache.lookup(monitor.gateway, credential.secret)
+    if fresh:
+        monitor.logins.forget(hash_key(credential.secret))
+    return await monitor.logins.caller(monitor.gateway.db, credential.secret)
+
+
+async def _caller(request: Request) -> Caller | None:
+    """From an API key header (scripts) or the login cookie (the page)."""
+    credential = _credential(request)
+    return await _lookup(_monitor(request), credential) if credential else None
+
+
+def _check_origin(request: Request, doing: str) -> None:
+    """The login cookie is SameSite=Strict, but a cross-site form can still post to log a
+    victim in (as the attacker's organizer) or out: refuse what no page of ours sent."""
+    if not same_origin(request.scope):
+        raise ApiProblem(
+            403,
+            f"cannot {doing} from another site's page (Origin "
+            f"{request.headers.get('origin', 'absent')!r}); open /monitor/login on this "
+            "gateway and submit the form there",
+            kind="cross-site-form",
+        )
 
 
 def _visible(caller: Caller, board: Board | None) -> bool:
@@ -112,7 +153,7 @@ async def _api_caller(request: Request) -> Caller:
             headers={"WWW-Authenticate": 'Bearer realm="ketnoi"'},
         )
     if caller.role not in ORGANIZER_ROLES:
-        raise ApiProblem(403, f"a {caller.role.value} key cannot watch sessions "
+        raise ApiProblem(403, f"{indefinite(caller.role.value)} key cannot watch sessions "
                               "(roles that can: organizer, admin)")  # fmt: skip
     return caller
 
@@ -145,6 +186,7 @@ def _safe_next(target: str | None) -> str:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
+    _check_origin(request, "log in")
     monitor = _monitor(request)
     form = parse_qs((await request.body()).decode("utf-8", "replace"))
     key = (form.get("api_key") or [""])[0].strip()
@@ -171,6 +213,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    _check_origin(request, "log out")
     monitor = _monitor(request)
     token = request.cookies.get(COOKIE)
     if token:
@@ -231,6 +274,23 @@ async def session_snapshot(session_id: str, request: Request) -> dict[str, Any]:
     return views.snapshot(_monitor(request).projection, board)
 
 
+class _EventStream(StreamingResponse):
+    """Runs ``release`` however the response ends: a client gone before the first byte never
+    starts the body generator, so a ``finally`` inside it would not run and its place among
+    the open streams would stay taken."""
+
+    def __init__(self, content: AsyncIterator[bytes], release: Callable[[], None]) -> None:
+        headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self.release = release
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self.release()
+
+
 @router.get("/sessions/{session_id}/events")
 async def session_events(
     session_id: str,
@@ -238,19 +298,40 @@ async def session_events(
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-sent events: a snapshot (or the updates missed since ``Last-Event-ID``), then an
-    update whenever the session changes, at most every ``monitor_flush_ms``."""
+    update whenever the session changes, at most every ``monitor_flush_ms``.
+
+    The stream counts against its key's and the process's caps (429/503 beyond them) and ends
+    within ``api_key_cache_seconds`` of its key being revoked or its login ended."""
     caller = await _api_caller(request)
     _board_for(request, caller, session_id)
-    hub = _monitor(request).hub
+    monitor = _monitor(request)
+    credential = _credential(request)
+    assert credential is not None  # _api_caller found a caller with it
+
+    async def still_valid() -> bool:
+        again = await _lookup(monitor, credential, fresh=True)
+        return again is not None and again.role in ORGANIZER_ROLES
+
+    hub = monitor.hub
     resume = last_event_id or request.query_params.get("last_event_id")
-    viewer, first = hub.subscribe(session_id, resume)
+    opened = monitor.streams.open(caller.key_id, credential.digest, still_valid)
+    try:
+        viewer, first = hub.subscribe(session_id, resume)
+    except BaseException:
+        monitor.streams.release(opened)
+        raise
+    opened.close = viewer.close
+
+    def release() -> None:
+        monitor.streams.release(opened)
+        hub.unsubscribe(viewer)
 
     async def stream() -> AsyncIterator[bytes]:
         try:
             yield f"retry: {RETRY_MS}\n\n".encode()
             for data in first:
                 yield data
-            while True:
+            while not viewer.closed:
                 if viewer.dropped and viewer.frames.empty():
                     return  # too slow: the browser reconnects and catches up
                 try:
@@ -258,11 +339,10 @@ async def session_events(
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
-                if data is None:
+                if data is None or viewer.closed:
                     return
                 yield data
         finally:
-            hub.unsubscribe(viewer)
+            release()
 
-    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+    return _EventStream(stream(), release)

@@ -26,11 +26,13 @@ def services(infra: Settings) -> Iterator[ServiceGroup]:
 
 @pytest.fixture(scope="session")
 def issue_key(infra: Settings) -> Iterator[Callable[..., str]]:
-    """Issue an API key in the session's database, as `ketnoi keys create` does."""
+    """Issue an API key in the session's database, as `ketnoi keys create --unregistered`
+    does: most tests act for an id nobody registered (the key claims it)."""
     client: MongoClient = MongoClient(infra.mongo_url, tz_aware=True)
 
     def issue(org_id: str, role: str, province: str | None = None) -> str:
-        return create_key(client[infra.mongo_db], org_id, role, province).key
+        db = client[infra.mongo_db]
+        return create_key(db, org_id, role, province, unregistered=True).key
 
     try:
         yield issue

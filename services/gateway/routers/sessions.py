@@ -38,7 +38,7 @@ from services.gateway.context import Gateway, GatewayDep
 from services.gateway.examples import PARTICIPANT, SESSION, one
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
 from services.gateway.keys import Caller, Role
-from services.gateway.problems import ApiProblem, FieldProblem
+from services.gateway.problems import ApiProblem, FieldProblem, indefinite
 from services.gateway.views import (
     Accepted,
     Page,
@@ -200,7 +200,8 @@ async def _check_participant(gateway: Gateway, session: dict, body: ParticipantS
     if org.get("kind") not in {k.value for k in kinds}:
         raise ApiProblem(
             422,
-            f"a {org.get('kind')} cannot take part as a {body.party.value}",
+            f"{indefinite(str(org.get('kind')))} cannot take part as "
+            f"{indefinite(body.party.value)}",
             errors=[
                 FieldProblem(
                     path="party",
