@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -11,6 +13,9 @@ from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
 from services.gateway.app import create_app
 from services.gateway.keys import create_key
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 
 @pytest.fixture(scope="session")
@@ -96,3 +101,28 @@ def in_process(infra: Settings) -> InProcess:
                 yield client
 
     return run
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium under Playwright, one per test module (the browser tests)."""
+    from playwright.sync_api import sync_playwright
+
+    from ketnoi import chromium
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium.executable(), args=chromium.FLAGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture(scope="module")
+def screenshots(infra: Settings) -> Path:
+    """Where the browser tests save what they saw."""
+    folder = infra.home / "test-artifacts" / infra.topic_prefix.rstrip(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -3,40 +3,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Route, expect, sync_playwright
-
-from ketnoi import chromium
-from ketnoi.settings import Settings
+from playwright.sync_api import Route, expect
 
 pytestmark = pytest.mark.infra
 RENDER_DEADLINE_MS = 30_000
 REDOC_LOGO = "cdn.redoc.ly"
 """ReDoc's build hard-codes its sidebar logo from its CDN: the page's policy blocks it before
 any request is made (the image hides itself), which the browser reports as a console error."""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium.executable(), args=chromium.FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots(infra: Settings) -> Path:
-    folder = infra.home / "test-artifacts" / infra.topic_prefix.rstrip(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.mark.parametrize(

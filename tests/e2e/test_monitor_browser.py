@@ -5,37 +5,15 @@ the feed row, the figures and the charts follow; the screenshots are kept for th
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
-from ketnoi import chromium
-from ketnoi.settings import Settings
 from tests.e2e.monitor_support import WatchedSession, open_session
 from tests.support import eventually
 
 pytestmark = pytest.mark.infra
 UPDATE_DEADLINE_MS = 30_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=chromium.executable(), args=chromium.FLAGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-@pytest.fixture(scope="module")
-def screenshots(infra: Settings) -> Path:
-    folder = infra.home / "test-artifacts" / infra.topic_prefix.rstrip(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 @pytest.fixture
