@@ -38,7 +38,7 @@ from typing import Any
 
 from schemas.events import ORDERS, AnyEvent
 from schemas.problems import describe
-from services.common.dead_letter import dead_letter_record
+from services.common.dead_letter import dead_letter_key, dead_letter_record
 from services.matcher.engine import MarketBook, MatchConfig
 from services.matcher.outputs import output_events
 
@@ -68,14 +68,25 @@ Poisoned = Callable[[int, int, AnyEvent, Exception], Output]
 """The dead-letter output for an event the engine raised on: (partition, offset, event, error)."""
 
 
-def dead_letter_output(partition: int, offset: int, event: AnyEvent, error: Exception) -> Output:
-    """The default record: the event as parsed stands for its raw bytes."""
-    key = event.kafka_key.encode()
+def dead_letter_output(
+    partition: int,
+    offset: int,
+    event: AnyEvent,
+    error: Exception,
+    *,
+    topic: str = ORDERS,
+    key: bytes | None = None,
+    raw: bytes | None = None,
+) -> Output:
+    """The event's engine-stage dead-letter record. The worker passes the record's topic, key
+    and raw bytes; without them (an in-process run) the parsed event stands for the bytes."""
+    if key is None and raw is None:
+        key, raw = event.kafka_key.encode(), event.model_dump_json().encode()
     record = dead_letter_record(
-        service="matcher", stage="engine", topic=ORDERS, partition=partition, offset=offset,
-        key=key, raw=event.model_dump_json().encode(), reason=describe(error), error=error,
+        service="matcher", stage="engine", topic=topic, partition=partition, offset=offset,
+        key=key, raw=raw, reason=describe(error), error=error,
     )  # fmt: skip
-    return Output(key, record, dead_letter=True)
+    return Output(dead_letter_key(key) or b"", record, dead_letter=True)
 
 
 def _marker_key(partition: int) -> str:

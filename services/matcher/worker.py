@@ -24,13 +24,11 @@ from faust.types import EventT, ProducerT
 
 from ketnoi.settings import Settings
 from schemas.events import AnyEvent, MarketTick, derived_id, utcnow
-from schemas.problems import describe
-from services.common.dead_letter import dead_letter_key, dead_letter_record
 from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import Intake
 from services.common.shutdown import STOP
 from services.common.topics import ensure_topics
-from services.matcher.durable import DurableBooks, Output
+from services.matcher.durable import DurableBooks, Output, dead_letter_output
 from services.matcher.engine import FALLBACK_REASON, IMPLEMENTATION, MatchConfig
 
 log = logging.getLogger("ketnoi.matcher")
@@ -134,11 +132,8 @@ def build(settings: Settings) -> faust.App:
     def poisoned(partition: int, offset: int, parsed: AnyEvent, error: Exception) -> Output:
         """The engine raised on an event: its dead-letter record, with the raw bytes."""
         event = raw_of[partition, offset]
-        record = dead_letter_record(
-            service="matcher", stage="engine", topic=names.orders, partition=partition,
-            offset=offset, key=event.key, raw=event.value, reason=describe(error), error=error,
-        )  # fmt: skip
-        return Output(dead_letter_key(event.key) or b"", record, dead_letter=True)
+        return dead_letter_output(partition, offset, parsed, error, topic=names.orders,
+                                  key=event.key, raw=event.value)  # fmt: skip
 
     books = DurableBooks(contents, match_config(settings), write=writer, poisoned=poisoned)
     collections = ShortFullCollections()
