@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import os
 import signal
+from collections.abc import Collection, Mapping
 from typing import Any, NoReturn
 
 import faust
+from faust.transport.drivers import aiokafka as aiokafka_driver
+from faust.types import TP
 
 from ketnoi.settings import Settings
 from services.common import logfilters
@@ -22,6 +25,61 @@ from services.common.outages import (
 from services.common.shutdown import STOP, STOP_SECONDS, STOP_SECONDS_OFFLINE
 from services.common.topics import ensure_topics
 
+log = logging.getLogger("ketnoi.faust")
+
+
+def uncommitted(committed: Mapping[Any, int | None], topics: Collection[str]) -> list[Any]:
+    """The partitions of ``topics`` with no committed offset (None; aiokafka also skips 0)."""
+    return [tp for tp, offset in committed.items() if not offset and tp.topic in topics]
+
+
+class _ConsumerThread(aiokafka_driver.AIOKafkaConsumerThread):
+    """Faust's aiokafka consumer thread, whose "seek to committed" also rewinds a stream
+    partition that has no committed offset, to its beginning.
+
+    Faust undoes a fetch it discards (records that arrive while the flow is stopped, as a fetch
+    in flight across a rebalance does) by seeking every partition back to its committed offset,
+    and does so again when a rebalance's table recovery ends. aiokafka's ``seek_to_committed``
+    leaves a partition without a committed offset where it is, past the discarded records, so
+    the worker went on from there and those events never reached it: a worker that took over
+    the partitions of one killed before its first commit, or three starting together on fresh
+    topics, skipped the first events of a partition. "Committed" is where the next owner
+    starts; with none, that is the beginning (``consumer_auto_offset_reset="earliest"``).
+    """
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        return await self.call_thread(self._seek_to_committed_or_beginning)
+
+    async def _seek_to_committed_or_beginning(self) -> Mapping[TP, int]:
+        consumer = self._ensure_consumer()
+        committed = await consumer.seek_to_committed()
+        if self.app.conf.consumer_auto_offset_reset == "earliest":
+            rewind = uncommitted(committed, self.app.topics.acking_topics)
+            if rewind:
+                names = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in sorted(rewind))
+                log.info("no committed offset, reading from the beginning: %s", names)
+                await consumer.seek_to_beginning(*rewind)
+        return committed
+
+
+class _Consumer(aiokafka_driver.Consumer):
+    def _new_consumer_thread(self) -> aiokafka_driver.AIOKafkaConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Transport(aiokafka_driver.Transport):
+    Consumer = _Consumer
+
+
+class App(faust.App):
+    """faust.App on the aiokafka transport with ``_ConsumerThread``'s seek."""
+
+    def _new_transport(self) -> _Transport:
+        url = self.conf.broker_consumer[0]
+        if url.scheme not in ("kafka", "aiokafka"):
+            raise ValueError(f"broker {url}: the workers run on Kafka (kafka://)")
+        return _Transport(self.conf.broker_consumer, self)
+
 
 def make_app(service: str, settings: Settings, **tuning: Any) -> faust.App:
     """One Faust app per service; its id (consumer group, changelog names) carries the prefix.
@@ -29,7 +87,7 @@ def make_app(service: str, settings: Settings, **tuning: Any) -> faust.App:
     logfilters.install()  # set-up retries of new changelog topics are not errors
     data = settings.home / "faust"  # Faust makes its folders even for the memory store:
     data.mkdir(parents=True, exist_ok=True)  # here, not in whatever folder the worker runs in
-    return faust.App(
+    return App(
         f"{settings.topic_prefix}{service}",
         datadir=str(data / "{conf.name}-data"),
         broker=f"kafka://{settings.kafka_bootstrap}",

@@ -89,6 +89,26 @@ def dead_letter_output(
     return Output(dead_letter_key(key) or b"", record, dead_letter=True)
 
 
+def continuing(offsets: Iterable[int], expected: int) -> tuple[int, int]:
+    """How many of one partition's offsets (a batch, ascending) continue its stream, and the
+    offset that follows them.
+
+    ``expected`` is the next offset the partition owes: a lower one is a redelivery (an applied
+    event sends its stored outputs again, anything else is processed again), a higher one
+    means the events in between never arrived. Those must be applied first, so that one and
+    all after it wait: applied now, they would move the marker past events no book has seen,
+    and the events would then pass as applied. The orders topic has no gaps of its own (no
+    transactions, no compaction): each offset is an event.
+    """
+    count = 0
+    for offset in offsets:
+        if offset > expected:
+            break
+        expected = max(expected, offset + 1)
+        count += 1
+    return count, expected
+
+
 def _marker_key(partition: int) -> str:
     return f"__applied__|{partition}"
 

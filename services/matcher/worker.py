@@ -28,7 +28,7 @@ from services.common.faust_app import fail_stop, make_app, raw_topic, run_worker
 from services.common.intake import Intake
 from services.common.shutdown import STOP
 from services.common.topics import ensure_topics
-from services.matcher.durable import DurableBooks, Output, dead_letter_output
+from services.matcher.durable import DurableBooks, Output, continuing, dead_letter_output
 from services.matcher.engine import FALLBACK_REASON, IMPLEMENTATION, MatchConfig
 
 log = logging.getLogger("ketnoi.matcher")
@@ -137,6 +137,9 @@ def build(settings: Settings) -> faust.App:
 
     books = DurableBooks(contents, match_config(settings), write=writer, poisoned=poisoned)
     collections = ShortFullCollections()
+    expected: dict[int, int] = {}
+    """Per partition, the next offset this worker owes its book: the marker's successor after
+    each rebalance, then one past the last event taken (admitted or dead-lettered)."""
 
     @app.task
     async def declare_topics() -> None:
@@ -152,6 +155,7 @@ def build(settings: Settings) -> faust.App:
         # rewound table on its own (see _check_fresh), so this is a second line of defence.
         log.info("rebalance complete: cached books dropped")
         books.invalidate()
+        expected.clear()
         collections.reset()
 
     @app.agent(orders)
@@ -172,7 +176,49 @@ def build(settings: Settings) -> faust.App:
                 fail_stop(log, "matcher", exc)
             collections.after_batch()
 
+    def set_aside(event: EventT) -> None:
+        """Leave an event unprocessed and out of the offsets Faust commits: it comes again.
+        (take_events acks it after the batch; marked acked, that ack does nothing.)"""
+        event.message.acked = True
+        app.consumer.unacked.discard(event.message)
+
+    async def in_order(events: list[EventT]) -> list[EventT]:
+        """The batch's events that continue their partitions (``durable.continuing``).
+
+        A partition whose events skip offsets lost some on the way to this worker, which Faust
+        can do around a rebalance (a fetch it discards or a queue it clears while the consumer
+        has moved on): its events from the gap on are set aside and it is read again from the
+        first missing offset. Unless the log no longer has them (retention): then it goes on."""
+        by_partition: dict[int, list[EventT]] = {}
+        for event in events:
+            by_partition.setdefault(event.message.partition, []).append(event)
+        waiting: set[int] = set()  # ids of the events set aside
+        for partition, taken in by_partition.items():
+            offsets = [event.message.offset for event in taken]
+            owed = expected.get(partition)
+            if owed is None:
+                owed = books.applied_offset(partition) + 1
+            count, after = continuing(offsets, owed)
+            if count < len(taken):
+                tp = taken[0].message.tp
+                start = (await app.consumer.earliest_offsets(tp))[tp]
+                if start > owed:
+                    log.warning("orders[%s]: events %s..%s were deleted before they were "
+                                "applied", partition, owed, start - 1)  # fmt: skip
+                    count, after = continuing(offsets, start)
+            if count < len(taken):
+                log.warning("orders[%s]: events %s..%s did not arrive; %d later ones set aside, "
+                            "reading again from %s", partition, after, offsets[count] - 1,
+                            len(taken) - count, after)  # fmt: skip
+                for event in taken[count:]:
+                    set_aside(event)
+                    waiting.add(id(event))
+                await app.consumer.seek_wait({tp: after})
+            expected[partition] = after
+        return [event for event in events if id(event) not in waiting] if waiting else events
+
     async def process(events: list[EventT]) -> None:
+        events = await in_order(events)
         by_partition: dict[int, list[tuple[int, AnyEvent]]] = {}
         raw_of.clear()
         for event in events:

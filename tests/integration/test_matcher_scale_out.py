@@ -83,21 +83,6 @@ def spread(settings: Settings, workers: int) -> dict[str, set[int]] | None:
     return None
 
 
-def settled(worker: ServiceGroup) -> bool:
-    """The worker finished handling its latest assignment (its table recovery and seek).
-
-    Events must not arrive before that: Faust skips, and acknowledges, the events a worker
-    fetched under the group's previous generation, and with no offset committed yet nothing
-    rewinds the partition (aiokafka's seek_to_committed ignores offset 0). Three workers
-    starting together on fresh topics then lose the first events of a partition, on the
-    previous version too: a start-up race of Faust's, found by this test and not fixed yet,
-    outside its subject (a takeover after SIGKILL).
-    """
-    text = (worker.log_dir / "matcher.log").read_text(errors="replace")
-    assigned = text.rfind("Setting newly assigned partitions")
-    return assigned >= 0 and text.rfind("Recovery]: Worker ready") > assigned
-
-
 def orders_per_partition(settings: Settings) -> list[int]:
     async def ends() -> list[int]:
         consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
@@ -112,12 +97,6 @@ def orders_per_partition(settings: Settings) -> list[int]:
     return asyncio.run(ends())
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug found by this test, not fixed yet: in about one run in three a market of "
-    "the killed worker's partitions decides differently after the takeover (its book misses "
-    "events); the previous version of the matcher does the same",
-)
 def test_three_workers_one_killed_mid_stream_decide_as_one_worker(private: Settings):
     stream = harness.stream_with_decisions(private, COUNT, seed=31)
     expected = harness.reference(private, stream)
@@ -129,18 +108,20 @@ def test_three_workers_one_killed_mid_stream_decide_as_one_worker(private: Setti
     try:
         for worker in workers:
             worker.start("matcher")
+        # No waiting for the group to settle: the first part arrives while the workers join,
+        # so their start-up rebalances happen mid-stream too. (They once lost a partition's
+        # first events: a fetch in flight across a rebalance is discarded, and a partition
+        # with no committed offset was not rewound; see services/common/faust_app.py.)
+        asyncio.run(harness.produce(private, stream[:cut]))
 
         def three_share_the_partitions() -> dict[str, set[int]] | None:
             for worker in workers:
                 worker.raise_if_exited()
-            members = spread(private, WORKERS)
-            return members if members and all(settled(w) for w in workers) else None
+            return spread(private, WORKERS)
 
         before = eventually(three_share_the_partitions, timeout=90,
                             what="three workers to share the six partitions")  # fmt: skip
         assert sorted(len(ps) for ps in before.values()) == [2, 2, 2], before
-
-        asyncio.run(harness.produce(private, stream[:cut]))
         # Every worker holds markets, so whichever dies had books and work.
         counts = orders_per_partition(private)
         assert all(any(counts[p] for p in ps) for ps in before.values()), (counts, before)
