@@ -38,6 +38,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -47,6 +48,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection as Connection_
 from typing import Any
 
 from pymongo import MongoClient
@@ -201,6 +203,15 @@ class Outcome:
     errors: int = 0  # the connection broke (no answer)
     no_retry_after: int = 0  # 429/503 without Retry-After
 
+    def add(self, other: Outcome) -> None:
+        """Fold in what another process measured for the same class."""
+        self.sent += other.sent
+        self.latencies += other.latencies
+        self.statuses.update(other.statuses)
+        self.timeouts += other.timeouts
+        self.errors += other.errors
+        self.no_retry_after += other.no_retry_after
+
     def summary(self, seconds: float) -> dict[str, Any]:
         return {
             "sent": self.sent,
@@ -294,13 +305,19 @@ async def _timed(pool: Pool, request: bytes, due: float, outcome: Outcome) -> No
 
 
 async def _paced(
-    pool: Pool, rate: float, seconds: float, make: Callable[[int], bytes], outcome: Outcome
+    pool: Pool,
+    rate: float,
+    seconds: float,
+    make: Callable[[int], bytes],
+    outcome: Outcome,
+    start: float | None = None,
 ) -> None:
-    """Open loop: request i is due at i / rate, whatever became of the earlier ones; its
-    latency counts from then, so a late sender is measured, not hidden."""
+    """Open loop: request i is due at ``start`` (``time.monotonic``, now by default) plus
+    i / rate, whatever became of the earlier ones; its latency counts from then, so a late
+    sender is measured, not hidden."""
     loop = asyncio.get_running_loop()
     count = int(rate * seconds)
-    start = loop.time()
+    start = loop.time() if start is None else start
     tasks: set[asyncio.Task[None]] = set()
     for index in range(count):
         due = start + index / rate
@@ -342,19 +359,26 @@ def issue_keys(settings: Settings, good: int, heavy: int) -> OverloadKeys:
         client.close()
 
 
-async def _overload(
-    settings: Settings, keys: OverloadKeys, args: argparse.Namespace
-) -> dict[str, Any]:
-    host, port = settings.gateway_host, settings.gateway_port
-    pool = Pool(host, port)
-    good = [[request_bytes(host, "/v1/offers", k, offer(i, org)) for i in range(6)]
-            for org, k in keys.good]  # fmt: skip
-    heavy = [[_heavy_request(host, org, k, i, args.heavy_bulk) for i in range(6)]
-             for org, k in keys.heavy]  # fmt: skip
-    flood_body = offer(0, "htx-flood")
+@dataclass
+class LoadPlan:
+    """What one load process sends in the overload phase (picklable: it crosses processes)."""
 
-    def good_request(i: int) -> bytes:
-        return good[i % len(good)][(i // len(good)) % 6]
+    host: str
+    port: int
+    heavy: list[tuple[str, str]]  # (org, key) of the heavy keys this process sends for
+    heavy_bulk: int
+    heavy_rate: float
+    flood_rate: float
+    seconds: float
+
+
+async def _generate(plan: LoadPlan, start: float) -> tuple[Outcome, Outcome]:
+    """The heavy keys' requests and the unknown-key flood, open loop from ``start``, on a pool
+    of their own."""
+    host = plan.host
+    heavy = [[_heavy_request(host, org, k, i, plan.heavy_bulk) for i in range(6)]
+             for org, k in plan.heavy]  # fmt: skip
+    flood_body = offer(0, "htx-flood")
 
     def heavy_request(i: int) -> bytes:
         return heavy[i % len(heavy)][(i // len(heavy)) % 6]
@@ -363,6 +387,113 @@ async def _overload(
         key = f"knk_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
         return request_bytes(host, "/v1/offers", key, flood_body)
 
+    others = Outcome(f"{len(heavy)} heavy keys")
+    flood = Outcome("unknown-key flood")
+    pool = Pool(host, plan.port)
+    try:
+        await asyncio.gather(
+            _paced(pool, plan.heavy_rate, plan.seconds, heavy_request, others, start),
+            _paced(pool, plan.flood_rate, plan.seconds, flood_request, flood, start),
+        )
+    finally:
+        await pool.close()
+    return others, flood
+
+
+def _load_process(conn: Connection_, plan: LoadPlan) -> None:
+    """A load process: build the requests, say ready, wait for the start time (a
+    ``time.monotonic`` instant, the same clock in every process), send, hand back outcomes."""
+    logging.getLogger("asyncio").setLevel(logging.ERROR)
+    conn.send("ready")
+    start = conn.recv()
+    conn.send(asyncio.run(_generate(plan, start)))
+    conn.close()
+
+
+class LoadProcesses:
+    """``count`` processes sending the heavy keys' requests and the flood, so that the load
+    generator's CPU does not delay the well-behaved clients' timing (in this process, on a pool
+    of their own). They still share the machine's cores with the gateway: a cost of the
+    machine, not of the gateway's admission, and reported as such."""
+
+    def __init__(self, plans: list[LoadPlan]) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conns = []
+        self._procs = []
+        for plan in plans:
+            parent, child = context.Pipe()
+            proc = context.Process(target=_load_process, args=(child, plan), daemon=True)
+            proc.start()
+            self._conns.append(parent)
+            self._procs.append(proc)
+
+    def ready(self) -> None:
+        for conn in self._conns:
+            if conn.recv() != "ready":
+                raise RuntimeError("a load process failed to start")
+
+    def start(self, at: float) -> None:
+        for conn in self._conns:
+            conn.send(at)
+
+    async def results(self) -> list[tuple[Outcome, Outcome]]:
+        return [await asyncio.to_thread(conn.recv) for conn in self._conns]
+
+    def close(self) -> None:
+        for conn in self._conns:
+            conn.close()
+        for proc in self._procs:
+            proc.join(5)
+            if proc.is_alive():
+                proc.terminate()
+
+
+START_LEAD_S = 1.0
+"""The overloaded phase starts this long after the start time is sent to the load processes."""
+
+
+def _plans(
+    host: str,
+    port: int,
+    heavy: list[tuple[str, str]],
+    rates: tuple[float, float],
+    parts: int,
+    args: argparse.Namespace,
+) -> list[LoadPlan]:
+    """The heavy keys and both rates split evenly among ``parts`` load processes."""
+    heavy_rate, flood_rate = rates
+    return [
+        LoadPlan(
+            host,
+            port,
+            heavy[i::parts],
+            args.heavy_bulk,
+            heavy_rate / parts,
+            flood_rate / parts,
+            args.overload_seconds,
+        )
+        for i in range(parts)
+    ]
+
+
+async def _overload(
+    settings: Settings, keys: OverloadKeys, args: argparse.Namespace
+) -> dict[str, Any]:
+    host, port = settings.gateway_host, settings.gateway_port
+    pool = Pool(host, port)  # the well-behaved keys' own connections
+    good = [[request_bytes(host, "/v1/offers", k, offer(i, org)) for i in range(6)]
+            for org, k in keys.good]  # fmt: skip
+    heavy = [[_heavy_request(host, org, k, i, args.heavy_bulk) for i in range(6)]
+             for org, k in keys.heavy]  # fmt: skip
+
+    def good_request(i: int) -> bytes:
+        return good[i % len(good)][(i // len(good)) % 6]
+
+    def heavy_request(i: int) -> bytes:
+        return heavy[i % len(heavy)][(i // len(heavy)) % 6]
+
+    loop = asyncio.get_running_loop()
+    processes: LoadProcesses | None = None
     try:
         # Every key accepted once, so that the gateway knows it (as it would a key in use).
         await _warm_up(pool, [requests[0] for requests in good + heavy])
@@ -370,26 +501,43 @@ async def _overload(
         shared = settings.max_in_flight - settings.max_in_flight // 4
         capacity = Outcome("capacity")
         started = time.perf_counter()
-        await _closed_loop(pool, shared, args.capacity_seconds, heavy_request, capacity)
+        heavy_pool = Pool(host, port)
+        await _closed_loop(heavy_pool, shared, args.capacity_seconds, heavy_request, capacity)
+        await heavy_pool.close()
         sustainable = capacity.statuses[202] / (time.perf_counter() - started)
-        # The gateway's monitor consumes every event it produced: let it catch up first.
-        await asyncio.sleep(SETTLE_S)
-        unloaded = Outcome("well-behaved, alone")
         good_rate = len(good) * args.good_rate
-        await _paced(pool, good_rate, args.overload_seconds, good_request, unloaded)
         offered = args.overload_factor * sustainable
         flood_rate = args.flood_share * offered
         heavy_rate = max(0.0, offered - flood_rate - good_rate)
+        parts = max(1, args.load_processes)
+        plans = _plans(host, port, keys.heavy, (heavy_rate, flood_rate), parts, args)
+        if args.load_processes:
+            processes = LoadProcesses(plans)  # started now: idle through the unloaded phase
+        # The gateway's monitor consumes every event it produced: let it catch up first.
+        await asyncio.sleep(SETTLE_S)
+        if processes is not None:
+            await asyncio.to_thread(processes.ready)
+        unloaded = Outcome("well-behaved, alone")
+        await _paced(pool, good_rate, args.overload_seconds, good_request, unloaded)
         loaded = Outcome("well-behaved, under overload")
-        others = Outcome(f"{len(heavy)} heavy keys")
-        flood = Outcome("unknown-key flood")
-        await asyncio.gather(
-            _paced(pool, good_rate, args.overload_seconds, good_request, loaded),
-            _paced(pool, heavy_rate, args.overload_seconds, heavy_request, others),
-            _paced(pool, flood_rate, args.overload_seconds, flood_request, flood),
-        )
+        at = loop.time() + START_LEAD_S
+        if processes is not None:
+            processes.start(at)
+            light = _paced(pool, good_rate, args.overload_seconds, good_request, loaded, at)
+            _, parts_out = await asyncio.gather(light, processes.results())
+        else:  # the old way: the load generated in this process, on this event loop
+            _, *parts_out = await asyncio.gather(
+                _paced(pool, good_rate, args.overload_seconds, good_request, loaded, at),
+                *[_generate(plan, at) for plan in plans],
+            )
     finally:
         await pool.close()
+        if processes is not None:
+            processes.close()
+    others, flood = Outcome(f"{len(heavy)} heavy keys"), Outcome("unknown-key flood")
+    for part_heavy, part_flood in parts_out:
+        others.add(part_heavy)
+        flood.add(part_flood)
     seconds = args.overload_seconds
     unloaded_p99 = percentile(unloaded.latencies, 99) * 1000
     loaded_p99 = percentile(loaded.latencies, 99) * 1000
@@ -407,10 +555,13 @@ async def _overload(
         "heavy_rate_per_key": heavy_rate / max(1, len(heavy)),
         "good_keys": len(good),
         "good_rate_per_key": args.good_rate,
+        "load_processes": args.load_processes,
         "unloaded": unloaded.summary(seconds),
         "loaded": loaded.summary(seconds),
         "heavy": others.summary(seconds),
         "flood": flood.summary(seconds),
+        "unloaded_p50_ms": percentile(unloaded.latencies, 50) * 1000,
+        "loaded_p50_ms": percentile(loaded.latencies, 50) * 1000,
         "unloaded_p99_ms": unloaded_p99,
         "loaded_p99_ms": loaded_p99,
         "p99_ratio": loaded_p99 / unloaded_p99,
@@ -508,6 +659,9 @@ def parser() -> argparse.ArgumentParser:
                    help="offers per request of the heavy keys (0: single offers)")  # fmt: skip
     p.add_argument("--good-keys", type=int, default=20)
     p.add_argument("--good-rate", type=float, default=1.0, help="requests/s per good key")
+    p.add_argument("--load-processes", type=int, default=1,
+                   help="processes sending the heavy and flood requests when overloaded "
+                   "(0: this one, on the well-behaved keys' event loop)")  # fmt: skip
     p.add_argument("--flood-share", type=float, default=0.3,
                    help="share of the offered requests sent with unknown keys")  # fmt: skip
     return p
@@ -544,7 +698,13 @@ def overload_lines(o: dict[str, Any]) -> list[str]:
         f"  {o['good_keys']} well-behaved keys at {o['good_rate_per_key']:g}/s each; "
         f"{o['heavy_keys']} heavy keys at {o['heavy_rate_per_key']:.1f}/s each{bulk} (rate "
         f"limit {o['rate_limit_per_key']:g}/s); unknown-key flood "
-        f"{o['flood']['offered_per_s']:,.0f}/s",
+        f"{o['flood']['offered_per_s']:,.0f}/s; "
+        + (
+            f"heavy and flood sent by {o['load_processes']} other process(es), the "
+            "well-behaved keys timed in this one on connections of their own"
+            if o.get("load_processes")
+            else "all sent and timed on this process's event loop"
+        ),
     ]
     labels = {
         "unloaded": "well-behaved, alone",

@@ -10,7 +10,9 @@ Each gateway process limits on its own: with N replicas the sustained limit is N
   once (503), because queued requests only make every answer late (measured: 200 keys each
   within its rate limit kept ~200 requests queued, answers took seconds). A slice of the limit
   is kept for *light* clients, those asking for no more than their fair share, so a
-  well-behaved key is still served while heavy ones fill the rest (decision 11).
+  well-behaved key is still served while heavy ones fill the rest (decision 11); and heavy
+  clients together hold at most a slice of the limit, so that light requests do not wait for
+  the CPU behind theirs (decision 13).
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ class _Client:
     at: float  # when ``rate`` was last brought up to date
     since: float  # when first seen (since it was last forgotten)
     held: int = 0  # units of the limit it holds now
+    held_heavy: int = 0  # of which admitted while it was heavy
 
 
 class InFlight:
@@ -144,6 +147,11 @@ class InFlight:
     together fit in half of that (``light_threshold``). A key flooding within its own per-key
     rate limit is then refused (503) while one sending a request now and then is not. A client
     is its API key once that key is known valid, else its address (``middleware.Admission``).
+
+    With ``heavy`` set, the requests of clients that are not light hold at most that many units
+    together while the gateway is contended (one such request is admitted whatever its size
+    when none is held). The rest of the shared part then stays free for light clients, and the
+    CPU that heavy work would take stays with them too.
     """
 
     def __init__(
@@ -154,10 +162,13 @@ class InFlight:
         clock: Callable[[], float] = time.monotonic,
         window_s: float = RATE_WINDOW_S,
         max_clients: int = MAX_CLIENTS,
+        heavy: int | None = None,
     ) -> None:
         self.limit = max(1, limit)
         self.reserve = min(self.limit - 1, max(0, self.limit // 4 if reserve is None else reserve))
+        self.heavy = None if heavy is None else max(1, heavy)
         self.held = 0
+        self.held_heavy = 0
         self._clock = clock
         self._window_s = window_s
         self._max_clients = max(1, max_clients)
@@ -176,10 +187,10 @@ class InFlight:
         """Admit one request of ``client`` holding ``units`` (True), or refuse it (False)."""
         now = self._clock()
         units = self._units(units)
+        if now - self._share_at >= SHARE_EVERY_S:
+            self._recompute(now)  # first: it forgets idle clients, so not the one entering now
         new = client not in self._clients
         entry = self._client(client, now)
-        if now - self._share_at >= SHARE_EVERY_S:
-            self._recompute(now)
         entry.rate = self._decayed(entry.rate, now - entry.at)
         entry.at = now
         if new:  # no history: judged by this request, so a flood of new keys is not light
@@ -192,8 +203,14 @@ class InFlight:
             self.held + units > self.limit or not light
         ):
             return False
+        capped = not light and self.heavy is not None
+        if capped and self.held_heavy > 0 and self.held_heavy + units > self.heavy:
+            return False
         self.held += units
         entry.held += units
+        if capped:
+            self.held_heavy += units
+            entry.held_heavy += units
         return True
 
     def leave(self, client: str, units: int = 1) -> None:
@@ -204,6 +221,9 @@ class InFlight:
         entry = self._clients.get(client)
         if entry is not None:
             entry.held = max(0, entry.held - units)
+            heavy = min(units, entry.held_heavy)
+            entry.held_heavy -= heavy
+            self.held_heavy = max(0, self.held_heavy - heavy)
         done = self._decayed(self._done_rate, now - self._done_at)
         self._done_rate = done + units / self._window_s
         self._done_at = now

@@ -1,0 +1,144 @@
+"""Fairness under overload (issue 12): heavy clients hold at most a slice of the in-flight limit,
+a catalogue is validated on the event loop in short slices, and the gateway process tunes its
+garbage collector once started. Fake clocks, no sleeps: every step is awaited or counted."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+from typing import Any
+
+from services.gateway import bulk
+from services.gateway.main import GC_YOUNG_THRESHOLD, _tune_gc
+from services.gateway.middleware import heavy_units
+from services.gateway.ratelimit import InFlight
+from tests.factories import offer_body
+
+
+class Clock:
+    def __init__(self, now: float = 100.0, step: float = 0.0) -> None:
+        self.now = now
+        self.step = step  # advanced on every reading (a clock that CPU work moves on)
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _contended(limit: InFlight, clock: Clock, heavy: int = 50, quiet: int = 5) -> None:
+    """6 s of history: ``heavy`` keys pushing 4-unit catalogues 1.5 times a second, ``quiet``
+    keys one offer a second; every admitted request answered at once."""
+    senders: dict[str, tuple[float, int]] = {f"bulk-{i}": (0.67, 4) for i in range(heavy)}
+    senders.update({f"one-{i}": (1.0, 1) for i in range(quiet)})
+    for step in range(600):
+        clock.now += 0.01
+        for name, (period, units) in senders.items():
+            if step % round(period * 100) == 0 and limit.enter(name, units):
+                limit.leave(name, units)
+    clock.now += 0.3  # the threshold is recomputed at the next request
+
+
+def test_heavy_clients_hold_at_most_their_slice_of_the_limit():
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)  # reserve 4, shared 12, heavy at most 4
+    _contended(limit, clock)
+    assert limit.enter("bulk-0", 4) and limit.held_heavy == 4
+    assert not limit.enter("bulk-1", 4), "the heavy slice is full, though the shared part is not"
+    assert not limit.enter("bulk-2", 1)
+    assert limit.held == 4
+    assert all(limit.enter(f"one-{i}") for i in range(5)), "light clients are not capped"
+    assert limit.held == 9 and limit.held_heavy == 4
+    limit.leave("bulk-0", 4)
+    assert limit.held_heavy == 0 and limit.enter("bulk-1", 4)
+
+
+def test_one_heavy_request_larger_than_the_slice_is_admitted_when_no_other_heavy_one_is():
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=2)
+    _contended(limit, clock)
+    assert limit.enter("bulk-0", 4), "a catalogue must not wait for a slice it can never fit"
+    assert not limit.enter("bulk-1", 1)
+    limit.leave("bulk-0", 4)
+    assert limit.held == 0 and limit.held_heavy == 0
+
+
+def test_without_contention_nobody_is_capped():
+    limit = InFlight(16, clock=Clock(), heavy=4)  # nothing completed yet: all light
+    assert all(limit.enter(f"bulk-{i}", 4) for i in range(3))
+    assert limit.held == 12 and limit.held_heavy == 0
+
+
+def test_without_a_heavy_slice_the_shared_part_is_open_to_heavy_clients():
+    clock = Clock()
+    limit = InFlight(16, clock=clock)
+    _contended(limit, clock)
+    assert all(limit.enter(f"bulk-{i}", 4) for i in range(3)) and limit.held == 12
+
+
+def test_a_client_entering_when_the_share_is_recomputed_keeps_its_units():
+    """The recomputation forgets idle clients; it ran after the entering client was added, so a
+    new client (rate 0 until counted) was forgotten while holding units and its heavy units were
+    never given back: the heavy slice stayed full and every heavy request was refused."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    _contended(limit, clock)
+    assert limit.enter("newcomer", 4)  # new, heavy by its own request, at a recomputation
+    limit.leave("newcomer", 4)
+    assert limit.held == 0 and limit.held_heavy == 0
+    assert limit.enter("bulk-0", 4)
+
+
+def test_the_heavy_slice_is_a_quarter_of_the_limit():
+    assert heavy_units(16) == 4
+    assert heavy_units(1) == 1 and heavy_units(100) == 25
+
+
+async def test_a_catalogue_lets_other_requests_run_between_slices():
+    """A clock moving 0.6 ms per reading: the loop gets its turn every two items or so, so a
+    request arriving meanwhile is served before the catalogue is done."""
+    from schemas.orders import OfferSubmission
+
+    items: list[Any] = [offer_body() for _ in range(20)]
+    order: list[str] = []
+
+    async def quiet_request() -> None:
+        order.append("quiet")
+
+    async def catalogue() -> None:
+        clock = Clock(step=bulk.SLICE_S * 0.6)
+        valid, refused = await bulk.validate_items(OfferSubmission, items, clock=clock)
+        assert len(valid) == 20 and not refused
+        order.append("catalogue")
+
+    await asyncio.gather(catalogue(), quiet_request())
+    assert order == ["quiet", "catalogue"]
+
+
+async def test_a_catalogue_within_one_slice_is_validated_in_one_go():
+    from schemas.orders import OfferSubmission
+
+    items: list[Any] = [offer_body(), "not an offer"]
+    order: list[str] = []
+
+    async def quiet_request() -> None:
+        order.append("quiet")
+
+    async def catalogue() -> None:
+        clock = Clock(step=0.0)  # no time passes: no reason to yield
+        valid, refused = await bulk.validate_items(OfferSubmission, items, clock=clock)
+        assert [i for i, _ in valid] == [0] and refused[1].status == 422
+        order.append("catalogue")
+
+    await asyncio.gather(catalogue(), quiet_request())
+    assert order == ["catalogue", "quiet"]
+
+
+def test_tuning_the_collector_freezes_what_start_up_loaded():
+    before = gc.get_threshold()
+    try:
+        _tune_gc()
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, before[1], before[2])
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
