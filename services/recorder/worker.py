@@ -12,7 +12,6 @@ without committing (fail-stop, decision 5).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import faust
@@ -41,19 +40,35 @@ log = logging.getLogger("ketnoi.recorder")
 
 
 async def write(store: AsyncDatabase, event: AnyEvent) -> None:
-    """Apply an event's writes; each is an idempotent, guarded upsert."""
+    """Apply an event's writes; each is idempotent and guarded (a newer revision, or a value
+    that must not be overwritten, wins).
+
+    A guarded write is an update of the stored document, else an insert, else (for a document
+    stored without a revision, e.g. a withdrawal recorded first) an update of that; a
+    duplicate key or no match means the stored document is newer: already superseded. Not one
+    upsert with the guard in its filter: FerretDB scans the whole collection for such an
+    upsert (240 ms per write at 5,000 documents, growing with the collection), while each
+    step here is an ``_id`` lookup on it as on MongoDB.
+    """
     for item in writes_for(event):
-        query: dict = {"_id": item.doc_id}
+        collection = store[item.collection]
+        guards = {name: {"$ne": value} for name, value in item.unless.items()}
+        if item.newer_than_stored is None and not guards:
+            await collection.update_one({"_id": item.doc_id}, {"$set": item.fields}, upsert=True)
+            continue
+        query: dict = {"_id": item.doc_id, **guards}
         if item.newer_than_stored is not None:
-            query["$or"] = [
-                {"revision": {"$lt": item.newer_than_stored}},
-                {"revision": {"$exists": False}},
-            ]
-        for name, value in item.unless.items():
-            query[name] = {"$ne": value}
-        # A DuplicateKeyError means the stored document is newer or guarded: already superseded.
-        with contextlib.suppress(DuplicateKeyError):
-            await store[item.collection].update_one(query, {"$set": item.fields}, upsert=True)
+            query["revision"] = {"$lt": item.newer_than_stored}
+        if (await collection.update_one(query, {"$set": item.fields})).matched_count:
+            continue
+        try:
+            await collection.insert_one({"_id": item.doc_id, **item.fields})
+            continue
+        except DuplicateKeyError:
+            pass  # stored already: newer or guarded, unless it has no revision yet
+        if item.newer_than_stored is not None:
+            query["revision"] = {"$exists": False}
+            await collection.update_one(query, {"$set": item.fields})
 
 
 _OUTAGE_LABELS = ("RetryableWriteError", "TransientTransactionError")
