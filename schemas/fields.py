@@ -181,12 +181,19 @@ CertificationCode = Annotated[
 ]
 
 
+class NotAWeightUnitError(ValueError):
+    """A piece or package unit where a weight is needed; ``allowed`` lists the weight units."""
+
+    allowed = ("kg", "tấn", "tạ", "yến", "g")
+
+
 def _weight_unit(value: str) -> str:
     unit = parse_unit(value)
     if not unit.is_weight:
-        raise ValueError(
-            f"unit {value!r} is a piece unit ({unit.name_en}); quantities are traded by weight "
-            "in this version: use kg, tấn, tạ, yến or g"
+        raise NotAWeightUnitError(
+            f"unit {value!r} is a piece or package unit ({unit.name_en}); quantities are traded "
+            "by weight: use kg, tấn, tạ, yến or g, e.g. 20 bao of 50 kg as 1000 kg (a "
+            "spreadsheet import converts it when the row declares 'Quy cách: bao 50 kg')"
         )
     return unit.code
 
@@ -211,6 +218,29 @@ class Quantity(Contract):
     @property
     def kg(self) -> Decimal:
         return to_kg(self.amount, self.unit)
+
+
+class ExternalRef(Contract):
+    """Where an offer or demand came from in the publisher's own records: a catalogue row, an
+    ERP line. A connector re-importing a source finds its earlier items by (source, key), so a
+    re-import updates them instead of publishing them twice."""
+
+    source: Annotated[
+        str,
+        Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"),
+        Field(description="the source's name, chosen by the publisher (e.g. ocop-kon-tum-2026)"),
+    ]
+    key: Annotated[
+        str,
+        Field(min_length=1, max_length=200),
+        AfterValidator(_clean_text),
+        Field(description="the item's key within the source (a product code, a row's hash)"),
+    ]
+    fingerprint: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{16,64}$",
+        description="the publisher's hash of the item's content: equal means unchanged",
+    )
 
 
 class ProvinceRef(Contract):

@@ -15,6 +15,7 @@ from schemas.fields import (
     Contract,
     DateWindow,
     Days,
+    ExternalRef,
     Identifier,
     ProvinceField,
     Quantity,
@@ -60,6 +61,9 @@ class OfferSubmission(Contract):
         max_length=100,
         description="buyers never to be matched (do not match)",
     )
+    external_ref: ExternalRef | None = Field(
+        default=None, description="the item's source and key in the publisher's records"
+    )
 
     @model_validator(mode="after")
     def _lots_fit(self) -> Self:
@@ -103,6 +107,9 @@ class DemandSubmission(Contract):
     )
     excluded_suppliers: list[Identifier] = Field(
         default_factory=list, max_length=100, description="suppliers never to be matched"
+    )
+    external_ref: ExternalRef | None = Field(
+        default=None, description="the item's source and key in the publisher's records"
     )
 
     @model_validator(mode="after")

@@ -1,6 +1,7 @@
 """Vietnamese trade units and conversion to a base unit.
 
-Offers and demands arrive in tấn, tạ, yến, kg, g or in pieces (hộp, chai, gói, thùng). To
+Offers and demands arrive in tấn, tạ, yến, kg, g, in pieces (hộp, chai, gói, cái) or in
+packages of bulk goods (bao, bì, sọt, két, thùng) whose net weight is declared with them. To
 match them, quantities and prices are compared in kilograms; a piece unit converts only when
 the weight of one piece is declared, otherwise the conversion is refused loudly rather than
 guessed.
@@ -73,7 +74,15 @@ _UNITS: tuple[tuple[Unit, tuple[str, ...]], ...] = (
     (Unit("goi", "gói", _C, Decimal(1), "pack"), ("pack", "packs", "packet", "packets", "túi")),
     (Unit("thung", "thùng", _C, None, "carton"), ("carton", "cartons", "case", "cases")),
     (Unit("cai", "cái", _C, Decimal(1), "piece"), ("piece", "pieces", "pc", "pcs", "chiếc", "quả")),
+    # Packaging of bulk goods: its net weight varies (a bao of rice is 25 or 50 kg), so it is
+    # declared with the goods ("Quy cách: bao 50 kg"), never assumed.
+    (Unit("bao", "bao", _C, None, "sack"), ("sack", "sacks", "bao tải")),
+    (Unit("bi", "bì", _C, None, "bag"), ("bag", "bags")),
+    (Unit("sot", "sọt", _C, None, "basket"), ("basket", "baskets")),
+    (Unit("ket", "két", _C, None, "crate"), ("crate", "crates")),
 )
+PACKAGING_UNITS = frozenset({"bao", "bi", "sot", "ket", "thung", "hop", "chai", "goi"})
+"""Packages whose net weight a catalogue row declares (``Quy cách``) to trade them by weight."""
 
 UNITS: dict[str, Unit] = {unit.code: unit for unit, _ in _UNITS}
 ALLOWED_UNITS: tuple[str, ...] = tuple(unit.name_vi for unit, _ in _UNITS)

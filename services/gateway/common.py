@@ -36,6 +36,14 @@ Cursor = Annotated[
     Query(max_length=400, description="`next_cursor` of the previous page; omit for the first"),
 ]
 IdFilter = Annotated[str | None, Query(min_length=1, max_length=128)]
+RefSource = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=100,
+        description="only items whose `external_ref.source` is this (a connector's source)",
+    ),
+]
 READ_ERRORS = documented(401, 403, 422, 429, 503)
 ITEM_ERRORS = documented(401, 404, 422, 429, 503)
 WRITE_ERRORS = documented(400, 401, 403, 409, 413, 415, 422, 429, 503, write=True)

@@ -21,7 +21,7 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "instance", "request_id", "
 
 
 def test_an_invalid_body_names_each_field_what_is_allowed_and_the_closest(api):
-    body = demand_body(unit="bao", delivery_province="Hai Phongg", criteria={"category": "xe máy"})
+    body = demand_body(unit="kgg", delivery_province="Hai Phongg", criteria={"category": "xe máy"})
     response = api.post("/v1/demands", json=body, headers={"X-Request-ID": "req-422-check"})
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"

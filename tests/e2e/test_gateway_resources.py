@@ -106,7 +106,7 @@ def test_bulk_gives_a_result_per_item(api, issue_key, client_for):
     assert registered.status_code == 202
     _ready(api, f"/v1/organizations/{ours}")
     province = client_for(issue_key(province_org, "province", "nghe an"))
-    bad_unit = _wood(ours, quantity={"amount": "5", "unit": "bao"})
+    bad_unit = _wood(ours, quantity={"amount": "5", "unit": "hôpp"})
     items = [_wood(ours), bad_unit, _wood(foreign), _wood(ours, unit_price_vnd=310_000)]
     response = province.post("/v1/offers:bulk", json={"items": items})
     assert response.status_code == 202, response.text

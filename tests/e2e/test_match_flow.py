@@ -176,7 +176,9 @@ def test_no_kilogram_is_promised_twice(api, mongo):
 
 
 def test_invalid_body_names_the_field_and_what_is_allowed(api):
-    response = api.post("/v1/demands", json=demand_body(unit="bao", delivery_province="Hai Phongg"))
+    response = api.post(
+        "/v1/demands", json=demand_body(unit="hôpp", delivery_province="Hai Phongg")
+    )
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     errors = {e["path"]: e for e in response.json()["errors"]}

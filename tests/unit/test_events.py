@@ -80,7 +80,7 @@ def _problems(model, body) -> dict[str, object]:
 
 def test_problems_name_the_field_what_was_wrong_and_what_is_allowed():
     body = factories.demand_body(
-        unit="bao", delivery_province="Hai Phongg", buyer_id="siêu thị",
+        unit="hôpp", delivery_province="Hai Phongg", buyer_id="siêu thị",
         delivery_window={"start": "2026-12-10", "end": "2026-12-01"},
     )  # fmt: skip
     body["criteria"] = {"category": "cafe sua", "required_certifications": ["vietgapp"]}
@@ -96,7 +96,14 @@ def test_problems_name_the_field_what_was_wrong_and_what_is_allowed():
 
 def test_piece_units_are_refused_until_pack_sizes_exist():
     problems = _problems(OfferSubmission, factories.offer_body(unit="thùng"))
-    assert "piece unit" in problems["quantity.unit"].problem
+    assert "piece or package unit" in problems["quantity.unit"].problem
+
+
+def test_a_sack_is_a_package_to_declare_not_a_typo_of_a_box():
+    """``bao`` once answered "did you mean 'hộp'?": a sack is not a box."""
+    problem = _problems(OfferSubmission, factories.offer_body(unit="bao"))["quantity.unit"]
+    assert "package unit (sack)" in problem.problem and "Quy cách: bao 50 kg" in problem.problem
+    assert problem.suggestion is None and "tấn" in problem.allowed
 
 
 def test_lots_cannot_exceed_the_quantity():

@@ -123,7 +123,7 @@ def test_cursors_round_trip_and_foreign_strings_are_refused():
 
 
 def test_bulk_validation_reports_each_bad_item_at_its_index():
-    items = [offer_body(), offer_body(quantity={"amount": "1", "unit": "bao"}), "not an offer"]
+    items = [offer_body(), offer_body(quantity={"amount": "1", "unit": "hôpp"}), "not an offer"]
     valid, refused = asyncio.run(bulk.validate_items(OfferSubmission, items))
     assert [index for index, _ in valid] == [0]
     assert refused[1].status == 422 and refused[1].errors[0].path == "items[1].quantity.unit"

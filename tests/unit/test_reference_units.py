@@ -18,8 +18,14 @@ from schemas.reference import (
 
 
 def test_allowed_units() -> None:
-    assert ALLOWED_UNITS == ("kg", "tấn", "tạ", "yến", "g", "hộp", "chai", "gói", "thùng", "cái")
-    assert set(UNITS) == {"kg", "tan", "ta", "yen", "g", "hop", "chai", "goi", "thung", "cai"}
+    assert ALLOWED_UNITS == (
+        "kg", "tấn", "tạ", "yến", "g", "hộp", "chai", "gói", "thùng", "cái", "bao", "bì", "sọt",
+        "két",
+    )  # fmt: skip
+    assert set(UNITS) == {
+        "kg", "tan", "ta", "yen", "g", "hop", "chai", "goi", "thung", "cai", "bao", "bi", "sot",
+        "ket",
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ from services.gateway.common import (
     Limit,
     PathId,
     Reason,
+    RefSource,
     SessionParam,
     accepted,
     category_code,
@@ -177,6 +178,7 @@ async def list_demands(
     status: Literal["open", "cancelled"] | None = None,
     match_status: Literal["open", "proposed", "filled"] | None = None,
     session_id: IdFilter = None,
+    ref_source: RefSource = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -186,6 +188,7 @@ async def list_demands(
         "status": status,
         "match_status": match_status,
         "session_id": session_id,
+        "external_ref.source": ref_source,
     }
     query.update({k: v for k, v in filters.items() if v is not None})
     return await page(gateway.db[DEMANDS], query, "demand_id", limit, cursor)

@@ -24,6 +24,7 @@ from services.gateway.common import (
     Limit,
     PathId,
     Reason,
+    RefSource,
     SessionParam,
     accepted,
     category_code,
@@ -174,6 +175,7 @@ async def list_offers(
     category: Annotated[str | None, Query(max_length=100, description="code or name")] = None,
     status: Literal["open", "withdrawn"] | None = None,
     session_id: IdFilter = None,
+    ref_source: RefSource = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> dict[str, Any]:
@@ -182,6 +184,7 @@ async def list_offers(
         "product.category": category_code(category),
         "status": status,
         "session_id": session_id,
+        "external_ref.source": ref_source,
     }
     query.update({k: v for k, v in filters.items() if v is not None})
     return await page(gateway.db[OFFERS], query, "offer_id", limit, cursor)
