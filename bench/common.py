@@ -52,9 +52,11 @@ def private_gateway(
     org_id: str,
     role: str,
     overrides: Mapping[str, Any] | None = None,
+    services: tuple[str, ...] = ("gateway",),
 ) -> Iterator[PrivateGateway]:
-    """Kafka and the store (started if absent), and a gateway process on a topic prefix and
-    database of this run's own, with the rate and in-flight limits out of the way unless
+    """Kafka and the store (started if absent), and a gateway process (and the other
+    ``services``) on a topic prefix and database of this run's own, with the rate and
+    in-flight limits out of the way unless
     ``overrides`` (settings) says otherwise; afterwards the gateway is stopped, the topics and
     database dropped, and only what was started here is stopped."""
     run_id = uuid.uuid4().hex[:8]
@@ -78,7 +80,7 @@ def private_gateway(
         key = create_key(
             mongo[settings.mongo_db], org_id, role, label="bench", unregistered=True
         ).key
-        group.start("gateway")
+        group.start(*services)
         group.wait_gateway_ready()
         yield PrivateGateway(settings, key, group.procs["gateway"].pid)
     finally:

@@ -269,6 +269,22 @@ def build_parser() -> argparse.ArgumentParser:
     simulator.add_arguments(simulate)
     simulate.set_defaults(func=simulator.run)
 
+    from connectors.spreadsheet import cli as spreadsheet
+
+    importing = sub.add_parser(
+        "import", help="sync a catalogue (offers) or a purchase plan (demands) from XLSX or CSV"
+    )
+    spreadsheet.add_arguments(importing)
+    importing.set_defaults(func=spreadsheet.run)
+
+    from connectors.feeds import cli as feeds
+
+    connect = sub.add_parser(
+        "connect", help="sync a feed (pulled over HTTP) or webhook deliveries, continuously"
+    )
+    feeds.add_arguments(connect)
+    connect.set_defaults(func=feeds.run)
+
     stop = sub.add_parser(
         "stop", help="stop the ketnoi services running against this Kafka or store (SIGTERM)"
     )
