@@ -62,7 +62,7 @@ class FeedServer:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+            def do_GET(self) -> None:  # the stdlib's name
                 cursor = parse_qs(urlparse(self.path).query).get("cursor", [None])[0]
                 server.requests.append(cursor or "first")
                 if server.failures:
