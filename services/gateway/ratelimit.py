@@ -169,6 +169,7 @@ class InFlight:
         self.heavy = None if heavy is None else max(1, heavy)
         self.held = 0
         self.held_heavy = 0
+        self._full_at = -math.inf  # when a request last reached into the reserve
         self._clock = clock
         self._window_s = window_s
         self._max_clients = max(1, max_clients)
@@ -199,11 +200,15 @@ class InFlight:
         else:  # judged by its history, before this request
             light = self._estimate(entry, now) <= self._share
             entry.rate += units / self._window_s
-        if self.held + units > self.limit - self.reserve and (
-            self.held + units > self.limit or not light
-        ):
-            return False
-        capped = not light and self.heavy is not None
+        if self.held + units > self.limit - self.reserve:
+            self._full_at = now
+            if self.held + units > self.limit or not light:
+                return False
+        # The slice binds only while the gateway has been full lately: on an idle gateway a
+        # burst from one client (a connector's bulk requests, concurrent retries) reads as
+        # contention too, since little completed lately, and must not be refused.
+        full_lately = now - self._full_at < self._window_s
+        capped = not light and self.heavy is not None and full_lately
         if capped and self.held_heavy > 0 and self.held_heavy + units > self.heavy:
             return False
         self.held += units

@@ -228,3 +228,18 @@ def test_unreachable_kafka_is_503_with_retry_after_and_reads_still_work(infra, a
             assert client.get("/v1/offers", params={"supplier_id": supplier}).status_code == 200
     finally:
         group.stop()
+
+
+def test_a_bulk_answer_replays_whole_from_its_compact_record(api, mongo):
+    """The record keeps accepted items as runs of indexes; the replay is the same answer."""
+    key = f"catalogue-{uuid.uuid4().hex}"
+    supplier = f"htx-bulk-{uuid.uuid4().hex[:6]}"
+    items = [_offer(supplier, price=40_000 + i) for i in range(40)]
+    items[5]["quantity"] = {"amount": "1", "unit": "hôpp"}  # refused: kept as it was
+    first = api.post("/v1/offers:bulk", json={"items": items}, headers={"Idempotency-Key": key})
+    again = api.post("/v1/offers:bulk", json={"items": items}, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 202, (first.text, again.text)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json() and first.json()["accepted"] == 39
+    [record] = list(mongo["idempotency"].find({"key": key}))
+    assert len(json.dumps(record["body"], default=str)) < 1500  # not 39 full results

@@ -36,6 +36,11 @@ def _contended(limit: InFlight, clock: Clock, heavy: int = 50, quiet: int = 5) -
             if step % round(period * 100) == 0 and limit.enter(name, units):
                 limit.leave(name, units)
     clock.now += 0.3  # the threshold is recomputed at the next request
+    # Overload fills the gateway: requests reach into the reserve (then all are answered).
+    held = [f"bulk-{i}" for i in range(4) if limit.enter(f"bulk-{i}", 4)]
+    for name in held:
+        limit.leave(name, 4)
+    assert limit.held == 0 and limit.held_heavy == 0
 
 
 def test_heavy_clients_hold_at_most_their_slice_of_the_limit():
@@ -60,6 +65,19 @@ def test_one_heavy_request_larger_than_the_slice_is_admitted_when_no_other_heavy
     assert not limit.enter("bulk-1", 1)
     limit.leave("bulk-0", 4)
     assert limit.held == 0 and limit.held_heavy == 0
+
+
+def test_a_burst_on_an_idle_gateway_is_not_capped_though_it_reads_as_contention():
+    """Six concurrent retries of one client: more asked than completed lately, but the gateway
+    was never full, so no slice binds (they were answered 503 once)."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    for _ in range(20):  # a little history: a few requests answered
+        clock.now += 0.5
+        assert limit.enter("admin", 1)
+        limit.leave("admin", 1)
+    clock.now += 0.3
+    assert all(limit.enter("admin", 2) for _ in range(6)) and limit.held == 12
 
 
 def test_without_contention_nobody_is_capped():
