@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import connectors as connectors_bench
 from bench import core_throughput, e2e, naive, quality, report
 from bench import gateway as gateway_bench
 from bench import monitor as monitor_bench
@@ -27,7 +28,8 @@ ENGINES = ("python", "compiled")  # the source first, then the mypyc build (KETN
 QUALITY_SEED, QUALITY_COUNT, QUALITY_OTHER_SEEDS = 42, 2000, (7, 11)
 NAIVE_COUNT, NAIVE_REPEAT = 500, 3
 E2E_PRELOAD, NO_EXPIRY_HOURS = 10_000, 87_600.0
-BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway", "monitor")
+BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway", "monitor", "connectors")
+CONNECTOR_ROWS, CONNECTOR_CHANGED = 50_000, 0.01
 MONITOR_VIEWERS = ("1", "50", "100", "200", "400")
 
 COMMANDS = [
@@ -47,6 +49,7 @@ COMMANDS = [
     f"python -m bench.e2e --preload {E2E_PRELOAD} --throughput-only   # default 24 h TTL",
     "python -m pytest tests/unit/test_bench_quality.py  # the optimum on hand-made cases",
     f"python -m bench.monitor --viewers {' '.join(MONITOR_VIEWERS)} --browser",
+    f"python -m bench.connectors --rows {CONNECTOR_ROWS} --changed {CONNECTOR_CHANGED}",
 ]
 
 
@@ -171,6 +174,9 @@ def main(argv: list[str] | None = None) -> None:
             results["monitor"] = timed(
                 "monitor", load, lambda: monitor_bench.run(settings, options)
             )
+        if "connectors" not in args.skip:
+            results["connectors"] = timed("connectors", load, lambda: connectors_bench.measure(
+                CONNECTOR_ROWS, CONNECTOR_CHANGED))  # fmt: skip
     finally:
         stopped = infra.down(only=up.started)
         if stopped:
@@ -178,6 +184,8 @@ def main(argv: list[str] | None = None) -> None:
     results["date"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
     results["seconds"] = time.monotonic() - t0
     rows = report.summary(results) + _gateway_rows(results.get("gateway"))
+    if "connectors" in results:
+        rows += connectors_bench.rows(results["connectors"])
     if "monitor" in results:
         rows += monitor_bench.rows(results["monitor"])
     print()
@@ -185,7 +193,11 @@ def main(argv: list[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     monitor_text = monitor_bench.section(results["monitor"]) if "monitor" in results else ""
     args.out.write_text(
-        report.document(results, rows) + _gateway_section(results) + monitor_text + "\n"
+        report.document(results, rows)
+        + _gateway_section(results)
+        + monitor_text
+        + (connectors_bench.section(results["connectors"]) if "connectors" in results else "")
+        + "\n"
     )
     print(f"\nwrote {args.out}")
 

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
+import signal
 import subprocess
 import sys
 import tempfile
@@ -25,6 +27,7 @@ from typing import Any
 
 from pymongo import MongoClient
 
+from bench import report
 from bench.common import private_gateway
 from connectors.examples import make_examples
 from ketnoi.runner import settings_env
@@ -102,17 +105,27 @@ def measure(rows: int, changed: float) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         print(f"writing a {rows:,}-row catalogue ...", flush=True)
         first, second, count = catalogue(Path(folder), rows, changed)
-        with private_gateway(base, "connectors", "bench-admin", "admin", limits,
-                             services=("gateway", "recorder")) as gateway:  # fmt: skip
+        with private_gateway(base, "connectors", "bench-admin", "admin", limits) as gateway:
             source = f"bench-{int(time.time())}"
             print("first import ...", flush=True)
             one = run_import(gateway.settings, gateway.key, first, source)
+            # The recorder runs after the import, not beside it: on FerretDB (SQLite) its
+            # 50,000 writes keep the store busy for minutes, and every gateway request with an
+            # Idempotency-Key waits for the store; on MongoDB they are a small load.
+            assert gateway.group is not None
+            gateway.group.start("recorder")
             recorded = wait_recorded(gateway.settings, one["published"])
-            print(f"recorded by the store {recorded:.0f} s after the import ended "
-                  "(an update needs the item recorded)", flush=True)  # fmt: skip
-            print(f"re-import with {count:,} rows changed ...", flush=True)
+            print(f"the recorder stored them in {recorded:.0f} s (an update needs its item "
+                  "recorded)", flush=True)  # fmt: skip
+            # The recorder is stopped for the re-import: on FerretDB (SQLite) every update of an
+            # offer reads the whole collection (about 1 s at 50,000 offers, measured), so its
+            # 500 updates would hold the store for minutes and the gateway's calls would wait
+            # behind them; the import's own work is what is measured here.
+            os.killpg(gateway.group.procs["recorder"].pid, signal.SIGTERM)
+            gateway.group.procs["recorder"].wait(60)
+            print(f"re-import with {count:,} rows changed (recorder stopped) ...", flush=True)
             two = run_import(gateway.settings, gateway.key, second, source)
-    return {"rows": rows, "changed": count, "first": one, "second": two,
+    return {"rows": rows, "changed": count, "first": one, "second": two, "recorded_s": recorded,
             "share": two["seconds"] / one["seconds"]}  # fmt: skip
 
 
@@ -126,7 +139,43 @@ def render(result: dict[str, Any]) -> str:
         f"re-import, {result['changed']:,} rows changed: {two['seconds']:.1f} s "
         f"({result['share']:.0%} of the first), updated {two['updated']:,}, published "
         f"{two['published']:,}, unchanged {two['unchanged']:,}, peak RSS {two['rss_mb']:.0f} MB",
+        f"(the recorder, started after the first import, stored its offers in "
+        f"{result['recorded_s']:.0f} s)",
     ])  # fmt: skip
+
+
+TARGET_ROWS_PER_S, TARGET_RSS_MB, TARGET_SHARE = 5_000, 300, 1 / 3
+
+
+def rows(result: dict[str, Any]) -> list[report.Row]:
+    one, two = result["first"], result["second"]
+    rate = one["read"] / one["seconds"]
+    exact = two["updated"] == result["changed"] and two["published"] == 0
+    return [
+        report.Row(
+            f"import of a {result['rows']:,}-row XLSX catalogue, to 202",
+            f"{rate:,.0f} rows/s ({one['seconds']:.1f} s), peak RSS {one['rss_mb']:.0f} MB",
+            f">= {TARGET_ROWS_PER_S:,} rows/s, < {TARGET_RSS_MB} MB",
+            rate >= TARGET_ROWS_PER_S and one["rss_mb"] < TARGET_RSS_MB,
+        ),
+        report.Row(
+            f"re-import with {result['changed']:,} rows changed",
+            f"{two['seconds']:.1f} s ({result['share']:.0%} of the first), sent "
+            f"{two['updated']:,} updates and {two['published']:,} new",
+            "exactly the changed rows, < 1/3 of the first's time",
+            exact and result["share"] < TARGET_SHARE,
+        ),
+    ]
+
+
+def section(result: dict[str, Any]) -> str:
+    return (
+        "\n## Connectors\n\n`python -m bench.connectors`: "
+        + __doc__.split("\n\n")[2].replace("\n", " ")
+        + "\n\n```\n"
+        + render(result)
+        + "\n```\n"
+    )
 
 
 def main() -> None:

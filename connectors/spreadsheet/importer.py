@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from connectors.gateway_client import KINDS, GatewayClient, GatewayError, detail
+from connectors.gateway_client import KINDS, Answer, GatewayClient, GatewayError, detail
 from connectors.ledger import Entry, Ledger, ledger_path
 from connectors.spreadsheet.columns import (
     DEMAND_COLUMNS,
@@ -50,6 +50,9 @@ from schemas.problems import explain
 from schemas.reference.text import fold
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE, EXIT_GATEWAY = 0, 1, 2, 3
+UPDATE_REQUESTS = 8
+"""Updates and withdrawals in flight at once: each is one small request (one unit of the
+gateway's in-flight limit), and each waits mostly on the store."""
 CONCURRENT_REQUESTS = 2
 """Requests in flight at once: one validated by the gateway while the next is on its way, and
 the bound on how far reading runs ahead of sending (memory). Not more: the gateway admits a
@@ -114,6 +117,7 @@ class Importer:
         self.columns: ColumnMap | None = None
         self._duplicates: list[Entry] = []
         self._failed: GatewayError | None = None
+        self.reader: RowReader | None = None
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -140,7 +144,8 @@ class Importer:
         if KEY not in columns.fields:
             self.console.print("[yellow]no key column[/] (e.g. 'Mã sản phẩm'): rows are known "
                                "by their content, so an edited row is a new item")  # fmt: skip
-        return sheet, RowReader(self.o.kind, columns, self.o.defaults)
+        self.reader = RowReader(self.o.kind, columns, self.o.defaults)
+        return sheet, self.reader
 
     def read(self) -> tuple[Sheet, list[Row]]:
         """Every row checked, nothing compared or sent (what the tests of reading use)."""
@@ -236,7 +241,8 @@ class Importer:
                     self.summary.unchanged += 1
                     advance(1)
                     continue
-                reader.check(row)
+                if self.o.dry_run:  # else the gateway checks it, with the same models
+                    reader.check(row)
                 self.summary.prices_rounded += row.price_rounded
                 if self._first_of_key(row, seen) and row.ok:
                     self._attach_ref(row)
@@ -265,6 +271,7 @@ class Importer:
             return
         if not total:
             return
+        gate = asyncio.Semaphore(UPDATE_REQUESTS)
         with self._progress("Updates and withdrawals", total) as advance:
             gone = f"no longer in {self.o.path.name} (source {self.source})"
             await _all([
@@ -304,7 +311,7 @@ class Importer:
                 accepted.append(Entry(key, answer.body["id"], row.fingerprint,
                                       row.body.get(party_field)))  # fmt: skip
             else:
-                self._refuse(row, detail(answer))
+                self._refuse(row, self._answer_problem(answer))
             row.body = None  # sent: its memory can go
         ledger.put(accepted)
 
@@ -321,7 +328,7 @@ class Importer:
             self._refuse(row, f"{detail(answer)} (the item {stored.id} changed on the platform "
                          "since the last import: import again with --refresh)")  # fmt: skip
         else:
-            self._refuse(row, detail(answer))
+            self._refuse(row, self._answer_problem(answer))
         advance(1)
 
     async def _withdraw(self, gate: asyncio.Semaphore, entry: Entry, reason: str,
@@ -337,6 +344,22 @@ class Importer:
             self.console.print(f"[red]could not withdraw {entry.id}[/]: {detail(answer)}")
             self.summary.reasons["withdrawal refused"] += 1
         advance(1)
+
+    def _answer_problem(self, answer: Answer) -> str:
+        """The gateway's refusal of a row, its field problems named by their columns (the
+        gateway checked the row: the same models the dry run checks with)."""
+        body = answer.body if isinstance(answer.body, dict) else {}
+        errors = body.get("errors") or []
+        if not errors or self.reader is None:
+            return detail(answer)
+        named = []
+        for error in errors[:5]:
+            path = re.sub(r"^items\[\d+\]\.?", "", str(error.get("path") or ""))
+            problem = str(error.get("problem") or "")
+            if error.get("suggestion"):
+                problem += f"; did you mean {error['suggestion']!r}?"
+            named.append(self.reader.named(path, problem) if path else problem)
+        return "; ".join(named)
 
     def _attach_ref(self, row: Row) -> None:
         key = row.key if row.key is not None else row.fingerprint
