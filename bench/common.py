@@ -43,6 +43,8 @@ class PrivateGateway:
     key: str
     """An API key of the role asked for, in the run's own database."""
     pid: int
+    group: ServiceGroup | None = None
+    """The processes: a benchmark may start another service (``group.start("recorder")``)."""
 
 
 @contextmanager
@@ -82,7 +84,7 @@ def private_gateway(
         ).key
         group.start(*services)
         group.wait_gateway_ready()
-        yield PrivateGateway(settings, key, group.procs["gateway"].pid)
+        yield PrivateGateway(settings, key, group.procs["gateway"].pid, group)
     finally:
         group.stop()
         asyncio.run(delete_topics(settings))

@@ -125,7 +125,7 @@ class RowReader:
         try:
             self.model.model_validate(row.body)
         except ValidationError as exc:
-            row.problems.extend(self._named(p.path, p.problem) for p in explain(exc))
+            row.problems.extend(self.named(p.path, p.problem) for p in explain(exc))
             row.body = None
         return row
 
@@ -314,7 +314,7 @@ class RowReader:
             self.columns.header_of(name) if name in self.columns.fields else _LABELS.get(name, name)
         )
 
-    def _named(self, path: str, message: str) -> str:
+    def named(self, path: str, message: str) -> str:
         """A contract problem with the column it came from: "Giá (đ/kg): ..." A rule across
         fields (reported on the model: "product") is named by the field it mentions."""
         mentioned = [p for p, _ in self._paths if p.startswith(path + ".") and
