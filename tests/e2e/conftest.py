@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,6 +15,7 @@ from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
 from services.gateway.app import create_app
 from services.gateway.keys import create_key
+from tests.conftest import free_port
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser
@@ -126,3 +129,44 @@ def screenshots(infra: Settings) -> Path:
     folder = infra.home / "test-artifacts" / infra.topic_prefix.rstrip(".")
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+@dataclass
+class PrivateStack:
+    """A gateway and a recorder on topics and a database of their own, and an admin client."""
+
+    services: ServiceGroup
+    issue_key: Callable[..., str]
+    api: httpx.Client
+
+
+@pytest.fixture(scope="module")
+def private_stack(infra: Settings) -> Iterator[PrivateStack]:
+    """For tests that publish many offers into real markets (catalogue imports, feeds): the
+    session's matcher would match them against other tests' demands (test_match_flow's coffee
+    demand met a catalogue's coffee once), so they get services of their own, without a
+    matcher."""
+    run = uuid.uuid4().hex[:8]
+    settings = infra.model_copy(update={
+        "topic_prefix": f"{infra.topic_prefix}own-{run}.", "mongo_db": f"{infra.mongo_db}_{run}",
+        "gateway_port": free_port(),
+    })  # fmt: skip
+    group = ServiceGroup(settings, settings.home / "test-logs" / settings.topic_prefix.rstrip("."))
+    client: MongoClient = MongoClient(settings.mongo_url, tz_aware=True)
+
+    def issue(org_id: str, role: str, province: str | None = None) -> str:
+        return create_key(client[settings.mongo_db], org_id, role, province, unregistered=True).key
+
+    group.start("gateway", "recorder")
+    try:
+        group.wait_gateway_ready()
+        admin = {"Authorization": f"Bearer {issue('ketnoi-admin', 'admin')}"}
+        api = httpx.Client(base_url=settings.gateway_url, timeout=10.0, headers=admin)
+        try:
+            yield PrivateStack(group, issue, api)
+        finally:
+            api.close()
+    finally:
+        group.stop()
+        client.drop_database(settings.mongo_db)
+        client.close()
