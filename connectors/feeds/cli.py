@@ -13,13 +13,7 @@ from connectors.feeds.puller import Puller
 from connectors.feeds.source import Feed, FeedConfig
 from connectors.feeds.webhook import create_app
 from connectors.gateway_client import GatewayClient, GatewayError
-from connectors.spreadsheet.cells import CellError
-from connectors.spreadsheet.cli import (
-    add_mapping_arguments,
-    gateway_of,
-    options_from,
-    print_columns,
-)
+from connectors.spreadsheet.cli import add_mapping_arguments, gateway_of, prepare
 from connectors.spreadsheet.importer import EXIT_GATEWAY, EXIT_USAGE
 
 
@@ -54,14 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
-    if args.columns_help:
-        print_columns(console, args.kind)
-        return 0
-    try:
-        options = options_from(args, args.source)
-    except (ValueError, OSError, CellError) as exc:
-        console.print(f"[red]error[/]: {exc}")
-        return EXIT_USAGE
+    options = prepare(args, console, args.source)
+    if isinstance(options, int):
+        return options
     api, key = gateway_of(args)
     try:
         if args.how == "http":

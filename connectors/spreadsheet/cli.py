@@ -72,7 +72,8 @@ def add_mapping_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=["offers", "demands"],
                         help="offers: a catalogue (supply); demands: a purchase plan")  # fmt: skip
-    parser.add_argument("file", type=Path, help="XLSX (first sheet unless --sheet) or CSV")
+    parser.add_argument("file", type=Path, nargs="?",
+                        help="XLSX (first sheet unless --sheet) or CSV")  # fmt: skip
     parser.add_argument("--source", help="the source's name, kept across imports of this "
                         "catalogue (default: from the file name)")  # fmt: skip
     parser.add_argument("--sheet", help="the sheet to read (default: the first)")
@@ -115,17 +116,30 @@ def print_columns(console: Console, kind: str) -> None:
             console.print(f"[bold]{name}[/]: " + ", ".join(aliases))
 
 
-def run(args: argparse.Namespace) -> int:
-    console = Console(stderr=True)
+def prepare(args: argparse.Namespace, console: Console, path: Path | None, **extra: object
+            ) -> Options | int:  # fmt: skip
+    """The options, or the exit code when there is nothing to run: ``--columns-help`` was
+    asked (0), or an option is unusable (2, said in one sentence)."""
     if args.columns_help:
         print_columns(console, args.kind)
         return 0
+    if path is None:
+        console.print("[red]error[/]: name the file to import, e.g. ketnoi import offers "
+                      "catalogue.xlsx")  # fmt: skip
+        return EXIT_USAGE
     try:
-        options = options_from(args, args.file, sheet=args.sheet, dry_run=args.dry_run,
-                               result=args.result)  # fmt: skip
+        return options_from(args, path, **extra)
     except (ValueError, OSError, CellError) as exc:
         console.print(f"[red]error[/]: {exc}")
         return EXIT_USAGE
+
+
+def run(args: argparse.Namespace) -> int:
+    console = Console(stderr=True)
+    options = prepare(args, console, args.file, sheet=args.sheet, dry_run=args.dry_run,
+                      result=args.result)  # fmt: skip
+    if isinstance(options, int):
+        return options
     api, key = gateway_of(args)
     try:
         summary = asyncio.run(run_import(options, api, key, console))

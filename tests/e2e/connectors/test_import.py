@@ -11,11 +11,9 @@ import re
 import subprocess
 import sys
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-import pytest
 import xlsxwriter
 from python_calamine import CalamineWorkbook
 from rich.console import Console
@@ -23,28 +21,10 @@ from rich.console import Console
 from connectors.examples import make_examples
 from connectors.spreadsheet.importer import EXIT_OK, EXIT_REFUSED, Options, Summary, run_import
 from ketnoi.runner import ServiceGroup, settings_env
-from tests.e2e.conftest import PrivateStack
 from tests.support import eventually
 
 GOOD = make_examples.PRODUCTS - len(make_examples.BAD_ROWS)
 FIRST_DATA_ROW = 7  # the example's first product is on sheet row 7
-
-
-# Services of this module's own (see ``private_stack``): these offers must not meet other
-# tests' demands in the session's markets.
-@pytest.fixture
-def services(private_stack: PrivateStack) -> ServiceGroup:
-    return private_stack.services
-
-
-@pytest.fixture
-def api(private_stack: PrivateStack) -> httpx.Client:
-    return private_stack.api
-
-
-@pytest.fixture
-def issue_key(private_stack: PrivateStack) -> Callable[..., str]:
-    return private_stack.issue_key
 
 
 def _register_suppliers(api: httpx.Client) -> None:

@@ -31,26 +31,7 @@ from connectors.gateway_client import GatewayClient
 from connectors.spreadsheet.importer import Options
 from connectors.spreadsheet.rows import Defaults
 from ketnoi.runner import ServiceGroup, settings_env
-from tests.e2e.conftest import PrivateStack
 from tests.support import eventually
-
-
-# Services of this module's own (see ``private_stack``): these offers must not meet other
-# tests' demands in the session's markets.
-@pytest.fixture
-def services(private_stack: PrivateStack) -> ServiceGroup:
-    return private_stack.services
-
-
-@pytest.fixture
-def api(private_stack: PrivateStack) -> httpx.Client:
-    return private_stack.api
-
-
-@pytest.fixture
-def issue_key(private_stack: PrivateStack) -> Callable[..., str]:
-    return private_stack.issue_key
-
 
 PAGES = {None: ("p2", 0), "p2": ("p3", 4), "p3": (None, 8)}  # cursor -> (next, first item)
 PER_PAGE = 4
