@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ketnoi.infra.processes import alive
 from ketnoi.settings import Settings
 
 SERVICES = ("gateway", "matcher", "recorder")
@@ -110,20 +111,6 @@ def find_services(settings: Settings, proc: Path = PROC) -> list[Service]:
         if bootstrap == settings.kafka_bootstrap or mongo == settings.mongo_url:
             found.append(Service(Process(pid, argv), name, bootstrap, mongo))
     return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (our own child, not yet reaped) has stopped
-        state = (PROC / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state != "Z"
 
 
 @dataclass(frozen=True)

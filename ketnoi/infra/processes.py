@@ -37,7 +37,7 @@ class ManagedProcess:
             pid = int(self.pid_file.read_text().strip())
         except (FileNotFoundError, ValueError):
             return None
-        if _alive(pid):
+        if alive(pid):
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -65,9 +65,9 @@ class ManagedProcess:
         if pid is None:
             return False
         _signal_group(pid, signal.SIGTERM)
-        if not wait_until(lambda: not _alive(pid), timeout):
+        if not wait_until(lambda: not alive(pid), timeout):
             _signal_group(pid, signal.SIGKILL)
-            wait_until(lambda: not _alive(pid), 5.0)
+            wait_until(lambda: not alive(pid), 5.0)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -78,7 +78,8 @@ class ManagedProcess:
             return "(no log)"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """The process exists and has not stopped (a zombie counts as stopped; our own is reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
