@@ -138,7 +138,7 @@ class GatewayClient:
                 params["cursor"] = cursor
             answer = await self.request("GET", f"/v1/{kind}", params=params)
             if answer.status != 200:
-                raise GatewayError(f"listing {kind} of source {source!r}: {_detail(answer)}")
+                raise GatewayError(f"listing {kind} of source {source!r}: {detail(answer)}")
             items.extend(answer.body["items"])
             cursor = answer.body.get("next_cursor")
             if not cursor:
@@ -180,9 +180,6 @@ def detail(answer: Answer) -> str:
             for e in errors[:5]
         )
     return str(body.get("detail") or body.get("title") or f"HTTP {answer.status}")
-
-
-_detail = detail
 
 
 def _problem_detail(response: httpx.Response) -> str:

@@ -20,6 +20,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -37,6 +38,8 @@ from connectors.spreadsheet.importer import Importer, Options
 TOLERANCE_S = 300
 MAX_BODY_BYTES = 5 * 1024 * 1024
 SEEN_KEEP_S = 3 * TOLERANCE_S
+MAX_DELIVERY_ID = 200
+"""A delivery id is kept in the ledger: bounded, like every field a sender controls."""
 
 
 def signature(secret: str, timestamp: str, delivery: str, body: bytes) -> str:
@@ -51,6 +54,10 @@ def verify(secret: str, headers: dict[str, str], body: bytes, now: float) -> str
     given = headers.get("x-ketnoi-signature", "")
     if not delivery or not stamp.isdigit() or not given:
         return "X-Ketnoi-Delivery, X-Ketnoi-Timestamp and X-Ketnoi-Signature are required"
+    if len(delivery) > MAX_DELIVERY_ID or not re.fullmatch(r"[\x21-\x7e]+", delivery):
+        return f"X-Ketnoi-Delivery must be 1 to {MAX_DELIVERY_ID} visible ASCII characters"
+    if len(stamp) > 12:
+        return "X-Ketnoi-Timestamp must be Unix seconds"
     if abs(now - int(stamp)) > TOLERANCE_S:
         return f"the timestamp is more than {TOLERANCE_S} s from now: sign each delivery anew"
     if not hmac.compare_digest(signature(secret, stamp, delivery, body), given):

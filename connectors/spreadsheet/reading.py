@@ -63,13 +63,13 @@ class Sheet:
 
     @property
     def headers(self) -> list[str]:
-        return [_text(cell) for cell in self.head[self.header_row]]
+        return [cell_text(cell) for cell in self.head[self.header_row]]
 
     @property
     def parents(self) -> list[str] | None:
         if self.parent_row is None:
             return None
-        return [_text(cell) for cell in self.head[self.parent_row]]
+        return [cell_text(cell) for cell in self.head[self.parent_row]]
 
     def rows(self) -> Iterator[tuple[int, list[Cell]]]:
         """(1-based row number as the spreadsheet shows it, cells) of every row, streamed."""
@@ -113,7 +113,7 @@ def find_header(sheet: Sheet, declared: Mapping[str, str]) -> Sheet:
     """Set ``header_row`` (and ``parent_row``) to the row naming the most known columns."""
     best, best_score = 0, -1
     for index, row in enumerate(sheet.head):
-        score = header_score([_text(c) for c in row], declared)
+        score = header_score([cell_text(c) for c in row], declared)
         if score > best_score:
             best, best_score = index, score
     if best_score < 2:
@@ -220,14 +220,10 @@ def _delimiter(text: str) -> str:
     return best
 
 
-def _text(cell: Cell) -> str:
+def cell_text(cell: Cell) -> str:
+    """A cell as text, the way a person reads it (12.0 -> "12")."""
     if cell is None:
         return ""
     if isinstance(cell, float) and cell.is_integer():
         return str(int(cell))
     return str(cell).strip()
-
-
-def cell_text(cell: Cell) -> str:
-    """A cell as text, the way a person reads it (12.0 -> "12")."""
-    return _text(cell)

@@ -266,9 +266,7 @@ class RowReader:
     ) -> tuple[int, str]:
         """(whole VND, weight unit): per the header's unit ("Giá (đ/bao)"), else the row's."""
         what = self._header(name)
-        price = cells.number(cell, what)
-        if price != price.to_integral_value():
-            raise CellError(f"{what}: {cell!r} is not a whole number of đồng")
+        price = Decimal(cells.whole_vnd(cell, what))
         stated = self.columns.price_unit
         price_unit = cells.unit(stated, what) if stated else unit
         if price_unit is None or price_unit.is_weight:

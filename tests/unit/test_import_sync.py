@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.feeds.webhook import sign_headers, verify
 from connectors.gateway_client import backoff, idempotency_key
 from connectors.ledger import Entry, Ledger, ledger_path
 from connectors.spreadsheet.sync import Action, decide, from_platform, missing
@@ -64,3 +65,14 @@ def test_idempotency_keys_depend_on_what_is_sent_only():
     assert first == idempotency_key("create", "offers", [{"b": 2, "a": 1}])
     assert first != idempotency_key("create", "offers", [{"a": 1, "b": 3}])
     assert len(first) <= 255 and first.isascii()
+
+
+def test_a_webhook_delivery_must_be_signed_fresh_and_bounded():
+    body, now = b'{"items": []}', 1_800_000_000.0
+    signed = {k.lower(): v for k, v in sign_headers("s" * 16, "d-1", body, now=now).items()}
+    assert verify("s" * 16, signed, body, now) is None
+    assert "signature" in (verify("t" * 16, signed, body, now) or "")
+    assert "timestamp" in (verify("s" * 16, signed, body, now + 301) or "")
+    for delivery in ("x" * 201, "bad id", "id\x00"):
+        headers = {k.lower(): v for k, v in sign_headers("s" * 16, delivery, body, now=now).items()}
+        assert "X-Ketnoi-Delivery must be" in (verify("s" * 16, headers, body, now) or "")
