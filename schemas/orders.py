@@ -25,6 +25,12 @@ from schemas.fields import (
 )
 from schemas.products import Product, ProductCriteria
 
+POOL_DESCRIPTION = (
+    "the closed pool the order matches in: the id of its session when that session's scope is "
+    "`session`, else null (the public market). Set by the gateway, never by the client; an "
+    "offer and a demand are matched only when their pools are equal"
+)
+
 MAX_SHIPS_TO = 100
 """34 current provinces, or their 63 legacy names: a longer list only repeats itself."""
 
@@ -74,6 +80,7 @@ class OfferSubmission(Contract):
 class Offer(OfferSubmission):
     offer_id: Identifier
     revision: Revision = 1
+    pool: Identifier | None = Field(default=None, description=POOL_DESCRIPTION)
 
     @property
     def quantity_kg(self) -> Decimal:
@@ -121,6 +128,7 @@ class DemandSubmission(Contract):
 class Demand(DemandSubmission):
     demand_id: Identifier
     revision: Revision = 1
+    pool: Identifier | None = Field(default=None, description=POOL_DESCRIPTION)
 
     @property
     def quantity_kg(self) -> Decimal:

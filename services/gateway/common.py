@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Path, Query
@@ -145,14 +146,24 @@ def category_code(value: str | None, path: str = "query.category") -> str | None
         raise ApiProblem(422, f"{path}: unknown category {value!r}", errors=[problem]) from None
 
 
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where a new offer or demand goes: the session it joins (None: none) and the closed pool
+    it matches in (the session's id when its scope is "session"; None: the public market)."""
+
+    session_id: str | None = None
+    pool: str | None = None
+
+
 async def session_for_order(
     gateway: Gateway, session_id: str | None, party_id: str, party: str
-) -> str | None:
+) -> Placement:
     """Check an offer or demand may be placed in a session: it is open and the party takes
-    part in it (registered by the organizer)."""
+    part in it (registered by the organizer); and say which pool the session's scope puts it
+    in."""
     if session_id is None:
-        return None
-    session = await gateway.db[SESSIONS].find_one({"_id": session_id}, {"status": 1})
+        return Placement()
+    session = await gateway.db[SESSIONS].find_one({"_id": session_id}, {"status": 1, "scope": 1})
     if session is None:
         problem = FieldProblem(path="query.session_id", problem="no such session")
         raise ApiProblem(422, f"session {session_id!r} does not exist", errors=[problem])
@@ -171,4 +182,5 @@ async def session_for_order(
             f"{party_id!r} is not registered as a {party} of session "
             f"{session_id!r}; ask its organizer",
         )
-    return session_id
+    pool = session_id if session.get("scope") == "session" else None
+    return Placement(session_id, pool)

@@ -53,6 +53,7 @@ CASES: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any]]] = {
     "traceability": ({}, {"requires_traceability": True}, {"has_traceability_stamps": True}),
     "lot": ({}, {"accepts_partial": False}, {"amount": "20"}),
     "excluded": ({"excluded_buyers": ["b-d1"]}, {}, {"excluded_buyers": ["b-other"]}),
+    "session": ({"pool": "phien-1"}, {}, {}),  # a session-scoped session's offer, a market demand
 }
 
 

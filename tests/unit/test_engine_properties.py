@@ -16,7 +16,10 @@ from services.matcher.engine.constraints import failures
 from tests.factories import demand, offer, window
 from tests.unit.test_engine_support import MARKET, Feed
 
-CONFIG = MatchConfig(proposal_ttl=timedelta(hours=2), candidate_limit=4, scan_limit=8)
+CONFIG = MatchConfig(
+    proposal_ttl=timedelta(hours=2), candidate_limit=4, scan_limit=8, reasons_per_tick=2
+)
+POOLS = st.sampled_from([None, None, "s1", "s2"])  # the market, or a session-scoped session
 
 OFFER_TERMS = st.fixed_dictionaries(
     {
@@ -27,6 +30,7 @@ OFFER_TERMS = st.fixed_dictionaries(
         "min_order": st.sampled_from([None, {"amount": "1", "unit": "tấn"}]),
         "issues_vat_invoice": st.sampled_from([True, True, False]),
         "origin_province": st.sampled_from(["Bắc Giang", "Sơn La", "Cà Mau"]),
+        "pool": POOLS,
     }
 )
 DEMAND_TERMS = st.fixed_dictionaries(
@@ -37,6 +41,7 @@ DEMAND_TERMS = st.fixed_dictionaries(
         "accepts_partial": st.booleans(),
         "requires_vat_invoice": st.sampled_from([False, False, True]),
         "min_lot": st.sampled_from([None, {"amount": "1", "unit": "tấn"}]),
+        "pool": POOLS,
     }
 )
 IDS = st.integers(0, 5)

@@ -70,7 +70,8 @@ def _candidates(
     start, end = dt.window_start, dt.window_end
     ranked: list[tuple[float, Decimal, int, OfferState]] = []
     budget, chunk = scan_limit, min(scan_limit, 128)
-    for batch in index.serving(dt.province, high_key(dt.ceiling_milli), start, end, chunk):
+    high = high_key(dt.ceiling_milli)
+    for batch in index.serving(dt.province, high, start, end, chunk, dt.pool):
         if len(batch) > budget:
             del batch[budget:]
         budget -= len(batch)
@@ -103,7 +104,8 @@ def place_offer(book: MarketBook, run: Run, o: OfferState) -> None:
     ot, oid = o.terms, o.offer_id
     pairs, suppliers = book.pairs, book.suppliers
     scan_limit = book.config.scan_limit
-    for d in book.waiting.admitting(ot.price_f, ot.ready_start, ot.ready_end, scan_limit):
+    waiting = book.waiting.admitting(ot.price_f, ot.ready_start, ot.ready_end, scan_limit, ot.pool)
+    for d in waiting:
         dt = d.terms  # its window overlaps the offer's days: the tree checked
         if not terms_fit(ot, dt):
             continue

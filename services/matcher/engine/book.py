@@ -4,6 +4,11 @@ Every kilogram is in exactly one of three states per order: available/open, rese
 pending proposal, or confirmed. ``apply`` moves quantities between them and asks
 ``allocation`` who should get what; ``drain_changes``/``restore`` persist the book as small
 records. Pure Python: no Kafka, Faust, MongoDB or HTTP import, no wall clock, no randomness.
+
+Orders of a session-scoped session form a closed pool (``terms.pool``): an offer and a demand
+pair only within one pool, and an order keeps the pool it was first seen with. A demand's
+unmatched reason is judged when it is posted or changed, and judged again on a MarketTick once
+offers have changed since (``_refresh_reasons``): the book counts its offer-side changes.
 """
 
 from __future__ import annotations
@@ -77,6 +82,9 @@ class MarketBook:
         self._mseq = 0  # proposal counter
         self._clock: datetime | None = None  # latest occurred_at seen: the market's time
         self._expiry: list[tuple[datetime, int, str]] = []  # (expires_at, seq, match id)
+        self._offer_changes = 0  # offer-side changes so far: what makes a reason stale
+        self._reasons: list[tuple[int, int, str]] = []  # (reason_at, seq, demand id), lazy
+        self._ticked: datetime | None = None  # the latest tick that refreshed reasons
         self._dirty: dict[str, Any] = {}  # record key -> its entity now (None: deleted)
         self._meta = _Meta(self)
 
@@ -136,6 +144,9 @@ class MarketBook:
         for key, r in records:
             if key == META:
                 book._seq, book._mseq = r["seq"], r["match_seq"]
+                book._offer_changes = r.get("offer_changes", 0)  # absent before refreshes
+                ticked = r.get("ticked")
+                book._ticked = None if ticked is None else datetime.fromisoformat(ticked)
                 book._clock = None if r["clock"] is None else datetime.fromisoformat(r["clock"])
                 continue
             kind, _, ident = key.partition(":")
@@ -168,6 +179,9 @@ class MarketBook:
         for d in book.demands.values():
             if d.active:
                 book.waiting.add(d)
+                if not d.filled:
+                    book._reasons.append((d.reason_at, d.seq, d.demand_id))
+        heapify(book._reasons)
         return book
 
     def check_invariants(self) -> None:
@@ -219,6 +233,8 @@ class MarketBook:
         d.pending[match_id] = None
         o.reserved_kg += q
         d.reserved_kg += q
+        d.reason = None  # a proposal clears the reason shown (the read model does the same)
+        self._offer_changes += 1  # META is marked below
         heappush(self._expiry, (expires_at, self._mseq, match_id))
         self.offer_index.sync(o)
         self.waiting.sync(d)
@@ -256,7 +272,10 @@ class MarketBook:
             return
         if not o.active or offer.revision <= o.terms.revision:
             return
+        if offer.pool != o.terms.pool:  # an order keeps its first pool (the gateway does too)
+            offer = offer.model_copy(update={"pool": o.terms.pool})
         o.terms = OfferTerms.from_offer(offer)
+        self._offers_changed()
         wanted = o.terms.quantity_kg
         returned = []
         for match_id in reversed(list(o.pending)):  # newest first
@@ -277,6 +296,7 @@ class MarketBook:
             return
         o.active = False
         self.active_offers -= 1
+        self._offers_changed()
         returned = [
             self._release(run, self.matches[mid], "offer-withdrawn")[1] for mid in list(o.pending)
         ]
@@ -296,6 +316,8 @@ class MarketBook:
             return
         if not d.active or demand.revision <= d.terms.revision:
             return
+        if demand.pool != d.terms.pool:  # its waiting tree is its first pool's
+            demand = demand.model_copy(update={"pool": d.terms.pool})
         d.terms = DemandTerms.from_demand(demand)
         wanted = d.terms.quantity_kg
         returned = []
@@ -356,7 +378,14 @@ class MarketBook:
         self._settle(run, [d], [o])
 
     def _on_market_tick(self, event: MarketTick, run: Run) -> None:
-        """Time passing is all a tick does, and ``apply`` already expired what was due."""
+        """Time passes (``apply`` already expired what was due), and stale reasons are judged
+        again: the tick is an event in the log, so a replay judges the same demands. Only a
+        tick later than the last one does: a tick delivered twice changes nothing."""
+        if self._ticked is not None and event.occurred_at <= self._ticked:
+            return
+        self._ticked = event.occurred_at
+        self._dirty[META] = self._meta
+        self._refresh_reasons(run)
 
     # -- internals ----------------------------------------------------------------------------
     def _add_offer(self, offer: Offer, run: Run) -> None:
@@ -365,6 +394,7 @@ class MarketBook:
         o = OfferState(offer.offer_id, self._seq, terms, terms.quantity_kg)
         self.offers[o.offer_id] = o
         self.active_offers += 1
+        self._offer_changes += 1  # META is marked below
         self.offer_index.sync(o)
         self._dirty[f"o:{o.offer_id}"], self._dirty[META] = o, self._meta
         self._settle(run, [], [o])
@@ -384,7 +414,42 @@ class MarketBook:
         self._check_filled(run, d)
         open_kg = d.open_kg
         if d.active and open_kg > 0:
-            run.outcomes.append(Unmatched(d.demand_id, open_kg, unmatched_reason(self, d)))
+            d.reason = unmatched_reason(self, d)
+            run.outcomes.append(Unmatched(d.demand_id, open_kg, d.reason))
+        self._judged(d)
+
+    def _judged(self, d: DemandState) -> None:
+        """``d``'s reason is current as of now: queue it for when offers change again."""
+        d.reason_at = self._offer_changes
+        self._dirty[f"d:{d.demand_id}"] = d
+        if d.active and not d.filled:
+            heappush(self._reasons, (d.reason_at, d.seq, d.demand_id))
+
+    def _refresh_reasons(self, run: Run) -> None:
+        """Judge again, stalest first, up to ``reasons_per_tick`` waiting demands whose reason
+        predates the last offer-side change; report a reason only when its words changed.
+
+        The queue is lazy: an entry whose stamp is not its demand's ``reason_at`` (judged
+        again since), or whose demand is cancelled or filled, is dropped without counting, so
+        a book restored from its records (one entry per demand) decides exactly the same."""
+        heap, now = self._reasons, self._offer_changes
+        left = self.config.reasons_per_tick
+        while heap and left > 0:
+            stamp, _, did = heap[0]
+            if stamp >= now:
+                return  # the stalest is current: so is every other
+            heappop(heap)
+            d = self.demands.get(did)
+            if d is None or d.reason_at != stamp or not d.active or d.filled:
+                continue
+            left -= 1
+            open_kg = d.open_kg
+            if open_kg > 0:
+                text = unmatched_reason(self, d)
+                if text != d.reason:
+                    d.reason = text
+                    run.outcomes.append(Unmatched(did, open_kg, text))
+            self._judged(d)
 
     def _settle(self, run: Run, demands: list[DemandState], offers: list[OfferState]) -> None:
         """Re-match what changed or got quantity back: demands take their best candidates (in
@@ -449,6 +514,7 @@ class MarketBook:
         d.reserved_kg -= m.quantity_kg
         self.offer_index.sync(o)
         self.waiting.sync(d)
+        self._offers_changed()
         dirty = self._dirty
         dirty[f"m:{m.match_id}"], dirty[f"o:{o.offer_id}"], dirty[f"d:{d.demand_id}"] = None, o, d
         return o, d
@@ -479,6 +545,12 @@ class MarketBook:
         pair = self.pairs[(m.offer_id, m.demand_id)]
         pair.blocked = True
         self._dirty[f"p:{m.offer_id}|{m.demand_id}"] = pair
+        self._offers_changed()  # "history" counts in the demand's reason
+
+    def _offers_changed(self) -> None:
+        """Something an unmatched reason reads changed: offers, their quantities, a pair."""
+        self._offer_changes += 1
+        self._dirty[META] = self._meta
 
     def _supplier(self, supplier_id: str) -> SupplierRecord:
         record = self.suppliers.get(supplier_id)
@@ -489,7 +561,13 @@ class MarketBook:
 
     def _meta_record(self) -> dict[str, Any]:
         clock = None if self._clock is None else self._clock.isoformat()
-        return {"seq": self._seq, "match_seq": self._mseq, "clock": clock}
+        return {
+            "seq": self._seq,
+            "match_seq": self._mseq,
+            "clock": clock,
+            "offer_changes": self._offer_changes,
+            "ticked": None if self._ticked is None else self._ticked.isoformat(),
+        }
 
 
 class _Meta:

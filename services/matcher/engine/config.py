@@ -24,12 +24,16 @@ class MatchConfig:
     scan_limit: int = 512
     """Orders examined per allocation (passing or not), so a book full of near misses stays
     cheap; orders beyond it wait for a later event."""
+    reasons_per_tick: int = 64
+    """Waiting demands whose unmatched reason one MarketTick judges again at most (those whose
+    reason predates the book's last offer-side change, stalest first); the rest wait for the
+    next tick, so a deep book's tick stays bounded."""
 
     def __post_init__(self) -> None:
         if self.proposal_ttl <= timedelta(0):
             raise ValueError("proposal_ttl must be positive")
         names = ("candidate_limit", "max_proposals_per_event", "scan_limit", "enough_candidates",
-                 "enough_cover")  # fmt: skip
+                 "enough_cover", "reasons_per_tick")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -36,6 +36,11 @@ def stars_on_delivery(o: OfferTerms, d: DemandTerms) -> int:
     return o.stars
 
 
+def _session(o: OfferTerms, d: DemandTerms, q: Decimal, open_kg: Decimal) -> bool:
+    """Both in the public market (None), or both in the same session-scoped session."""
+    return o.pool == d.pool
+
+
 def _price(o: OfferTerms, d: DemandTerms, q: Decimal, open_kg: Decimal) -> bool:
     return d.ceiling_per_kg is None or o.price_per_kg <= d.ceiling_per_kg
 
@@ -82,8 +87,9 @@ def _excluded(o: OfferTerms, d: DemandTerms, q: Decimal, open_kg: Decimal) -> bo
     return d.buyer_id not in o.excluded_buyers and o.supplier_id not in d.excluded_suppliers
 
 
-# Most selective first: price and region are also what the indexes filter on.
+# Most selective first: pool, price and region are also what the indexes filter on.
 RULES: tuple[Rule, ...] = (
+    Rule("session", _session, "belong to another pool (a session-scoped session or the market)"),
     Rule("price", _price, "are above the maximum price"),
     Rule("region", _region, "do not deliver to the delivery province"),
     Rule("dates", _dates, "cannot deliver within the delivery window"),
@@ -116,6 +122,7 @@ def terms_fit(o: OfferTerms, d: DemandTerms) -> bool:
         and (ceiling is None or o.price_per_kg <= ceiling)
         and d.buyer_id not in o.excluded_buyers
         and o.supplier_id not in d.excluded_suppliers
+        and o.pool == d.pool  # the indexes file pools apart: checked last, for the rules' sake
     )
 
 

@@ -1,5 +1,10 @@
 """Why a demand stays open, in words an organizer understands.
 
+Only offers of the demand's own pool (the public market, or its session-scoped session) could
+fill it: the reason is about those. When none is open there but other pools hold offers, the
+reason says so ("session: ..."); when some are, a note counts the others, so a buyer who sees
+offers elsewhere in the market knows why they are not proposed.
+
 Price and region failures are counted exactly from the indexes (O(log n)); the other rules are
 counted on a bounded sample: the cheapest open offers that pass price and region (looking at no
 more than ``scan_limit`` offers). The reason names the rule that failed most often.
@@ -12,7 +17,7 @@ from typing import TYPE_CHECKING
 from schemas.reference import province_by_code
 
 from .constraints import RULES, failures
-from .indexes import SEQ_MASK, high_key
+from .indexes import high_key
 from .records import DemandState
 
 if TYPE_CHECKING:
@@ -20,27 +25,31 @@ if TYPE_CHECKING:
 
 _FAILING = {rule.name: rule.failing for rule in RULES}
 _FAILING["history"] = "were already declined or expired for this demand"
-_SAMPLED = (*[rule.name for rule in RULES if rule.name not in ("price", "region")], "history")
+_EXACT = ("session", "price", "region")  # counted from the indexes, not on the sample
+_SAMPLED = (*[rule.name for rule in RULES if rule.name not in _EXACT], "history")
 
 
 def unmatched_reason(book: MarketBook, d: DemandState) -> str:
     index, dt = book.offer_index, d.terms
+    pool = dt.pool
     total = len(index)
-    if total == 0:
+    mine = index.pool_size(pool)  # the offers that could ever fill it
+    others = total - mine
+    if mine == 0:
+        if others:
+            return _outside(pool, others, total)
         if book.active_offers == 0:
             return "no open offer in this market"
         return "quantity: every offer in this market is already reserved or confirmed"
     high = high_key(dt.ceiling_milli)
-    price = index.count_above(high)
-    region = total - index.count_serving(dt.province)
+    price = index.count_above(high, pool)
+    region = mine - index.count_serving(dt.province, pool)
     counts = dict.fromkeys(_SAMPLED, 0)
     sampled, open_kg, did = 0, d.open_kg, d.demand_id
-    sample, looked = book.config.candidate_limit, 0
-    for key in index.all.up_to(high):
-        if sampled >= sample or looked >= book.config.scan_limit:
+    sample = book.config.candidate_limit
+    for o in index.cheapest(high, pool, book.config.scan_limit):
+        if sampled >= sample:
             break
-        looked += 1
-        o = index.by_seq[key & SEQ_MASK]
         ships = o.terms.ships_set
         if ships is not None and dt.province not in ships:
             continue  # counted exactly above
@@ -58,12 +67,31 @@ def unmatched_reason(book: MarketBook, d: DemandState) -> str:
             best_name, best = name, count
     if best == 0:
         return "limit: offers that fit were left to a later event by the per-event limits"
+    among = "open offers" if pool is None else "open offers of this session"
     if best_name == "price":
-        return f"price: {best} of {total} open offers {_FAILING['price']}"
-    if best_name == "region":
+        text = f"price: {best} of {mine} {among} {_FAILING['price']}"
+    elif best_name == "region":
         where = province_by_code(dt.province).name
-        return f"region: {best} of {total} open offers do not deliver to {where}"
+        text = f"region: {best} of {mine} {among} do not deliver to {where}"
+    else:
+        text = (
+            f"{best_name}: {best} of the {sampled} cheapest {among} within price and region "
+            f"{_FAILING[best_name]}"
+        )
+    if others:
+        elsewhere = "in session-scoped sessions" if pool is None else "outside this session"
+        text += f" ({others} more open offers are {elsewhere} and never match it)"
+    return text
+
+
+def _outside(pool: str | None, others: int, total: int) -> str:
+    """Every open offer of the market is in another pool: scope is what keeps it open."""
+    if pool is None:
+        return (
+            f"session: {others} of {total} open offers in this market belong to a "
+            "session-scoped session's closed pool; none is open in the public market"
+        )
     return (
-        f"{best_name}: {best} of the {sampled} cheapest open offers within price and region "
-        f"{_FAILING[best_name]}"
+        f"session: {others} of {total} open offers in this market are outside this session; "
+        "its orders match only each other (session scope)"
     )

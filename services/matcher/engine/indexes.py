@@ -8,12 +8,18 @@
 - ``WaitingDemands``: demands with open quantity in arrival order, searchable by ceiling, so an
   offer visits only the oldest demands that admit its price; each demand's delivery window
   rides along in the tree, so those it cannot reach in time are passed over without a look.
+
+Orders of a session-scoped session form a closed pool (``terms.pool``): they are filed apart
+(their regions qualified by the pool, their demands in a tree of their own), so a search never
+spends its limits on orders it may not pair with, and the public market (pool None) keeps the
+very structures it had before pools existed.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterator
+from heapq import merge
 from operator import attrgetter
 
 from .fifo import NEG, FifoMaxTree
@@ -33,10 +39,22 @@ ANYWHERE = "*"
 Filing = tuple[OfferTerms, OfferKey, tuple[Slot, ...], tuple[str, ...]]
 
 
+def pooled(region: str, pool: str | None) -> str:
+    """A region as filed for ``pool``: unchanged in the market, qualified in a closed pool
+    (ids never contain "/", so a qualified region never equals a market one)."""
+    return region if pool is None else f"{pool}/{region}"
+
+
+def _regions(t: OfferTerms) -> tuple[str, ...]:
+    regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
+    pool = t.pool
+    return regions if pool is None else tuple(pooled(r, pool) for r in regions)
+
+
 def _slots(t: OfferTerms) -> tuple[Slot, ...]:
     first, last = t.ready_start // BUCKET_DAYS, t.ready_end // BUCKET_DAYS
     buckets = range(first, last + 1) if last - first < MAX_BUCKETS else (LONG,)
-    regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
+    regions = _regions(t)
     return tuple((b, r) for b in buckets for r in regions)
 
 
@@ -46,12 +64,13 @@ def high_key(ceiling_milli: int | None) -> OfferKey:
 
 
 class OfferIndex:
-    __slots__ = ("all", "by_seq", "lists", "serving_count")
+    __slots__ = ("all", "by_seq", "lists", "pools", "serving_count")
 
     def __init__(self) -> None:
         self.all = SortedKeys()  # every indexed offer: counts for the unmatched reason
+        self.pools: dict[str, SortedKeys] = {}  # closed pool -> its indexed offers (not None)
         self.lists: dict[Slot, SortedKeys] = {}
-        self.serving_count: dict[str, int] = {}  # ANYWHERE or province -> offers indexed
+        self.serving_count: dict[str, int] = {}  # (pooled) ANYWHERE or province -> offers
         self.by_seq: dict[int, OfferState] = {}  # key & SEQ_MASK -> offer
 
     def __len__(self) -> int:
@@ -63,8 +82,7 @@ class OfferIndex:
         if not o.active or o.available_kg <= 0:
             return None
         t = o.terms
-        regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
-        return (t.price_milli << SEQ_BITS) | o.seq, _slots(t), regions
+        return (t.price_milli << SEQ_BITS) | o.seq, _slots(t), _regions(t)
 
     @classmethod
     def filing(cls, o: OfferState) -> Filing:
@@ -74,8 +92,7 @@ class OfferIndex:
         filing = o.filing
         if filing is None or filing[0] is not o.terms:
             t = o.terms
-            regions = (ANYWHERE,) if t.ships_to is None else t.ships_to
-            filing = o.filing = (t, (t.price_milli << SEQ_BITS) | o.seq, _slots(t), regions)
+            filing = o.filing = (t, (t.price_milli << SEQ_BITS) | o.seq, _slots(t), _regions(t))
         return filing
 
     def sync(self, o: OfferState) -> None:
@@ -91,17 +108,26 @@ class OfferIndex:
             want = None
         lists, counts = self.lists, self.serving_count
         if indexed is not None:
-            _, key, slots, regions = indexed
+            terms, key, slots, regions = indexed
             self.all.remove(key)
+            if terms.pool is not None:
+                self._unpool(terms.pool, key)
             del self.by_seq[o.seq]
             for slot in slots:
                 if not lists[slot].remove(key):
                     del lists[slot]
             for region in regions:
                 counts[region] -= 1
+                if terms.pool is not None and not counts[region]:
+                    del counts[region]  # a closed session's pool empties for good
         if want is not None:
-            _, key, slots, regions = want
+            terms, key, slots, regions = want
             self.all.add(key)
+            if terms.pool is not None:
+                keys = self.pools.get(terms.pool)
+                if keys is None:
+                    keys = self.pools[terms.pool] = SortedKeys()
+                keys.add(key)
             self.by_seq[o.seq] = o
             for slot in slots:
                 lst = lists.get(slot)
@@ -112,15 +138,28 @@ class OfferIndex:
                 counts[region] = counts.get(region, 0) + 1
         o.indexed = want
 
+    def _unpool(self, pool: str, key: OfferKey) -> None:
+        keys = self.pools[pool]
+        keys.remove(key)
+        if not len(keys):
+            del self.pools[pool]  # a closed session's pool empties for good
+
     def serving(
-        self, province: str, high: OfferKey, start: int, end: int, chunk: int = 128
+        self,
+        province: str,
+        high: OfferKey,
+        start: int,
+        end: int,
+        chunk: int = 128,
+        pool: str | None = None,
     ) -> Iterator[list[OfferKey]]:
-        """Offers that deliver to ``province``, keyed <= ``high`` and ready in a bucket
-        the window [start, end] (ordinals) touches: cheapest, then oldest, first, in batches.
-        A superset of the offers that pass "region" and "dates": the caller checks every rule.
-        Batches are merged from sorted slices (C speed) rather than key by key."""
+        """Offers of ``pool`` that deliver to ``province``, keyed <= ``high`` and ready in a
+        bucket the window [start, end] (ordinals) touches: cheapest, then oldest, first, in
+        batches. A superset of the offers that pass "region" and "dates": the caller checks
+        every rule. Batches are merged from sorted slices (C speed) rather than key by key."""
         first, last = start // BUCKET_DAYS, end // BUCKET_DAYS
-        lists, regions = self.lists, (ANYWHERE, province)
+        lists = self.lists
+        regions = (pooled(ANYWHERE, pool), pooled(province, pool))
         if last - first < 4 * MAX_BUCKETS:
             found = [lists.get((b, r)) for b in range(first, last + 1) for r in regions]
         else:  # a very long window: read every bucket there is (few, as empty ones go)
@@ -150,66 +189,122 @@ class OfferIndex:
                 return
             after = bound
 
-    def count_above(self, high: OfferKey) -> int:
-        return self.all.count_above(high)
+    def count_above(self, high: OfferKey, pool: str | None = None) -> int:
+        """Offers of ``pool`` keyed above ``high`` (priced above a ceiling)."""
+        if pool is not None:
+            keys = self.pools.get(pool)
+            return 0 if keys is None else keys.count_above(high)
+        above = self.all.count_above(high)
+        for keys in self.pools.values():  # few: the sessions of this market with open offers
+            above -= keys.count_above(high)
+        return above
 
-    def count_serving(self, province: str) -> int:
+    def count_serving(self, province: str, pool: str | None = None) -> int:
         counts = self.serving_count
-        return counts.get(ANYWHERE, 0) + counts.get(province, 0)
+        return counts.get(pooled(ANYWHERE, pool), 0) + counts.get(pooled(province, pool), 0)
+
+    def pool_size(self, pool: str | None) -> int:
+        """Offers indexed in ``pool`` (None: the public market)."""
+        if pool is not None:
+            keys = self.pools.get(pool)
+            return 0 if keys is None else len(keys)
+        return len(self.all) - sum(len(keys) for keys in self.pools.values())
+
+    def cheapest(self, high: OfferKey, pool: str | None, limit: int) -> Iterator[OfferState]:
+        """Offers of ``pool`` keyed <= ``high``, cheapest first, among the first ``limit``
+        keys walked: in the market the walk passes other pools' keys, and they count."""
+        by_seq = self.by_seq
+        if pool is not None:
+            keys = self.pools.get(pool)
+            if keys is None:
+                return
+            for key in keys.up_to(high):
+                if limit <= 0:
+                    return
+                limit -= 1
+                yield by_seq[key & SEQ_MASK]
+            return
+        for key in self.all.up_to(high):
+            if limit <= 0:
+                return
+            limit -= 1
+            o = by_seq[key & SEQ_MASK]
+            if o.terms.pool is None:
+                yield o
 
 
 class WaitingDemands:
     """Active demands in arrival order; those with open quantity are findable by ceiling.
     The tree holds the demand states themselves (hashed by identity), so an offer visiting
-    hundreds of demands reads each one's window without a lookup by id."""
+    hundreds of demands reads each one's window without a lookup by id. Each closed pool has
+    a tree of its own (a demand's pool never changes: the book keeps the first one)."""
 
-    __slots__ = ("_open", "_tree")
+    __slots__ = ("_open", "_pools", "_tree")
 
     def __init__(self) -> None:
-        self._tree = FifoMaxTree()
+        self._tree = FifoMaxTree()  # the public market's
+        self._pools: dict[str, FifoMaxTree] = {}
         self._open = 0  # demands with open quantity (value above -inf)
 
     def __len__(self) -> int:
         """Demands waiting with open quantity."""
         return self._open
 
+    def _of(self, pool: str | None) -> FifoMaxTree | None:
+        return self._tree if pool is None else self._pools.get(pool)
+
     def add(self, d: DemandState) -> None:
         """Queue a new demand (it must be the newest by arrival seq)."""
         value, t = self._value(d), d.terms
-        self._tree.append(d, value, t.window_start, t.window_end)
+        pool = t.pool
+        tree = self._of(pool)
+        if tree is None:
+            assert pool is not None
+            tree = self._pools[pool] = FifoMaxTree(capacity=16)  # sessions are small
+        tree.append(d, value, t.window_start, t.window_end)
         self._open += value != NEG
 
     def sync(self, d: DemandState) -> None:
-        tree = self._tree
-        before = tree.value(d) if d in tree else None
+        pool = d.terms.pool
+        tree = self._of(pool)
+        before = tree.value(d) if tree is not None and d in tree else None
         if not d.active:
-            if before is not None:
+            if tree is not None and before is not None:
                 tree.remove(d)
                 self._open -= before != NEG
+                if pool is not None and not len(tree):
+                    del self._pools[pool]
             return
         value, t = self._value(d), d.terms
-        if before is None:
+        if tree is None or before is None:
             raise KeyError(f"demand {d.demand_id!r} was never queued")
         tree.set(d, value, t.window_start, t.window_end)  # an update may move the window
         self._open += (value != NEG) - (before != NEG)
 
-    def admitting(self, price: float, start: int, end: int, limit: int) -> Iterator[DemandState]:
-        """Waiting demands whose ceiling is >= price and whose delivery window overlaps the
-        days [start, end], oldest first, among the oldest ``limit`` demands admitting the
-        price (whatever their window: a date miss costs a scan step like any other)."""
-        return self._tree.at_least(price, start, end, limit)
+    def admitting(
+        self, price: float, start: int, end: int, limit: int, pool: str | None = None
+    ) -> Iterator[DemandState]:
+        """Waiting demands of ``pool`` whose ceiling is >= price and whose delivery window
+        overlaps the days [start, end], oldest first, among the oldest ``limit`` demands
+        admitting the price (whatever their window: a date miss costs a scan step like any
+        other)."""
+        tree = self._of(pool)
+        return iter(()) if tree is None else tree.at_least(price, start, end, limit)
 
     def queued(self) -> Iterator[str]:
-        """Every active demand id, oldest first."""
-        return map(_demand_id, self._tree.keys())
+        """Every active demand id, oldest first (all pools)."""
+        if not self._pools:
+            return map(_demand_id, self._tree.keys())
+        trees = [self._tree.keys()] + [tree.keys() for tree in self._pools.values()]
+        return map(_demand_id, merge(*trees, key=_seq))
 
     def value(self, d: DemandState) -> float | None:
-        tree = self._tree
-        return tree.value(d) if d in tree else None
+        tree = self._of(d.terms.pool)
+        return tree.value(d) if tree is not None and d in tree else None
 
     def window(self, d: DemandState) -> tuple[int, int] | None:
-        tree = self._tree
-        return tree.span(d) if d in tree else None
+        tree = self._of(d.terms.pool)
+        return tree.span(d) if tree is not None and d in tree else None
 
     @staticmethod
     def _value(d: DemandState) -> float:
@@ -217,3 +312,4 @@ class WaitingDemands:
 
 
 _demand_id = attrgetter("demand_id")
+_seq = attrgetter("seq")

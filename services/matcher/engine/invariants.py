@@ -98,3 +98,29 @@ def check_book(book: MarketBook) -> None:
     _ensure(waiting == len(book.waiting), f"waiting count {len(book.waiting)} != {waiting}")
     order = [book.demands[did].seq for did in book.waiting.queued()]
     _ensure(order == sorted(order), "waiting demands are not in arrival order")
+    _check_pools(book)
+    _check_reasons(book)
+
+
+def _check_pools(book: MarketBook) -> None:
+    """Offers are filed in their pool, and pairs never cross pools."""
+    index = book.offer_index
+    for oid, o in book.offers.items():
+        if o.indexed is not None and o.terms.pool is not None:
+            keys = index.pools.get(o.terms.pool)
+            _ensure(keys is not None and o.indexed[1] in keys, f"offer {oid}: not in its pool")
+    pooled = sum(len(keys) for keys in index.pools.values())
+    expected = sum(1 for o in book.offers.values() if o.indexed is not None and o.terms.pool)
+    _ensure(pooled == expected, f"pools hold {pooled} offers, expected {expected}")
+    for mid, m in book.matches.items():
+        o, d = book.offers[m.offer_id], book.demands[m.demand_id]
+        _ensure(o.terms.pool == d.terms.pool, f"match {mid}: pairs two pools")
+
+
+def _check_reasons(book: MarketBook) -> None:
+    """Every demand still waiting for a reason is queued with its stamp, none from the future."""
+    queued = {(stamp, did) for stamp, _, did in book._reasons}
+    for did, d in book.demands.items():
+        _ensure(d.reason_at <= book._offer_changes, f"demand {did}: reason judged in the future")
+        if d.active and not d.filled:
+            _ensure((d.reason_at, did) in queued, f"demand {did}: not queued for its reason")

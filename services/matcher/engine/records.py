@@ -70,6 +70,8 @@ class DemandState:
     over_committed_kg: Decimal = ZERO  # confirmed beyond what the buyer now wants
     active: bool = True  # False once cancelled
     filled: bool = False  # DemandFilled was emitted for the current wanted quantity
+    reason: str | None = None  # the unmatched reason last reported (None: none shown now)
+    reason_at: int = 0  # the book's offer-change count when the reason was last judged
     pending: dict[str, None] = field(default_factory=dict)
 
     @property
@@ -86,6 +88,8 @@ class DemandState:
             "over_committed_kg": str(self.over_committed_kg),
             "active": self.active,
             "filled": self.filled,
+            "reason": self.reason,
+            "reason_at": self.reason_at,
         }
 
     @classmethod
@@ -100,6 +104,8 @@ class DemandState:
             over_committed_kg=Decimal(r["over_committed_kg"]),
             active=r["active"],
             filled=r["filled"],
+            reason=r.get("reason"),  # records from before reasons were refreshed have neither
+            reason_at=r.get("reason_at", 0),
         )
 
 

@@ -100,6 +100,7 @@ class OfferTerms:
     stars: int
     stars_until: int | None  # ordinal of the day the rating lapses
     certifications: frozenset[str]
+    pool: str | None  # the closed pool (a session-scoped session's id); None = the market
     record: dict[str, Any] = field(compare=False, repr=False)
 
     @classmethod
@@ -140,6 +141,8 @@ class OfferTerms:
             "stars_until": None if until is None else _iso(until),
             "certifications": certifications,
         }
+        if offer.pool is not None:  # records of the public market stay as they always were
+            record["pool"] = offer.pool
         return cls(
             supplier_id=record["supplier"],
             revision=record["revision"],
@@ -162,6 +165,7 @@ class OfferTerms:
             stars=record["stars"],
             stars_until=until,
             certifications=frozenset(certifications),
+            pool=offer.pool,
             record=record,
         )
 
@@ -191,6 +195,7 @@ class OfferTerms:
             stars=r["stars"],
             stars_until=None if r["stars_until"] is None else _day(r["stars_until"]),
             certifications=frozenset(r["certifications"]),
+            pool=r.get("pool"),  # records from before pools have none: the market
             record=r,
         )
 
@@ -216,6 +221,7 @@ class DemandTerms:
     min_stars: int
     required_certifications: frozenset[str]
     excluded_suppliers: frozenset[str]
+    pool: str | None  # as OfferTerms.pool: only offers of the same pool may fill it
     record: dict[str, Any] = field(compare=False, repr=False)
 
     @classmethod
@@ -246,6 +252,8 @@ class DemandTerms:
             "required_certifications": required,
             "excluded_suppliers": excluded,
         }
+        if demand.pool is not None:
+            record["pool"] = demand.pool
         return cls(
             buyer_id=record["buyer"],
             revision=record["revision"],
@@ -266,6 +274,7 @@ class DemandTerms:
             min_stars=record["min_stars"],
             required_certifications=frozenset(required),
             excluded_suppliers=frozenset(excluded),
+            pool=demand.pool,
             record=record,
         )
 
@@ -293,5 +302,6 @@ class DemandTerms:
             min_stars=r["min_stars"],
             required_certifications=frozenset(r["required_certifications"]),
             excluded_suppliers=frozenset(r["excluded_suppliers"]),
+            pool=r.get("pool"),
             record=r,
         )
