@@ -17,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.gateway.problems import ApiProblem, FieldProblem
 
 T = TypeVar("T")
+RESERVED = "kg held by its matches awaiting the parties (proposed, or accepted by one side)"
+CONFIRMED = "kg of its matches both parties accepted"
+OPEN = "quantity - reserved - confirmed (at least 0; 0 once withdrawn or cancelled)"
+STATE = "open, partly_matched, reserved, filled, withdrawn or cancelled"
 
 
 class Accepted(BaseModel):
@@ -48,6 +52,10 @@ class OfferView(_View):
     quantity_kg: float | None = None
     unit_price_vnd: int | None = None
     price_unit: str | None = None
+    reserved_kg: float = Field(default=0.0, description=RESERVED)
+    confirmed_kg: float = Field(default=0.0, description=CONFIRMED)
+    open_kg: float = Field(default=0.0, description=OPEN)
+    state: str | None = Field(default=None, description=STATE)
 
 
 class DemandView(_View):
@@ -59,9 +67,17 @@ class DemandView(_View):
     quantity_kg: float | None = None
     max_unit_price_vnd: int | None = None
     delivery_province: dict[str, Any] | None = None
-    match_status: str | None = Field(default=None, description="open, proposed or filled")
-    open_kg: float | None = None
-    unmatched_reason: str | None = None
+    match_status: str | None = Field(
+        default=None,
+        description="the matcher's latest word: open, proposed or filled (`state` is current)",
+    )
+    reserved_kg: float = Field(default=0.0, description=RESERVED)
+    confirmed_kg: float = Field(default=0.0, description=CONFIRMED)
+    open_kg: float = Field(default=0.0, description=OPEN)
+    state: str | None = Field(default=None, description=STATE)
+    unmatched_reason: str | None = Field(
+        default=None, description="why the matcher found nothing for the open kg (while open)"
+    )
 
 
 class MatchView(_View):
@@ -91,6 +107,11 @@ class SessionView(_View):
     dates: dict[str, Any] | None = None
     venue: str | None = None
     invited_provinces: list[dict[str, Any]] = Field(default_factory=list)
+    scope: str | None = Field(
+        default=None,
+        description="market (orders match market-wide, stay open after the close) or session "
+        "(orders match only each other; closing withdraws and cancels those still open)",
+    )
 
 
 class ParticipantView(_View):
@@ -119,17 +140,52 @@ class Tally(BaseModel):
     kg: float = 0.0
 
 
+class OrderTotals(BaseModel):
+    """A session's offers or demands: those not withdrawn or cancelled, and all by state."""
+
+    count: int = Field(description="not withdrawn or cancelled")
+    kg: float = Field(description="their quantity")
+    open_kg: float
+    reserved_kg: float
+    confirmed_kg: float = Field(description="including matches made in another session")
+    by_state: dict[str, Tally] = Field(description=STATE)
+
+
+class Bucket(BaseModel):
+    confirmed: int = Field(description="confirmed matches")
+    confirmed_kg: float
+    reserved_kg: float
+    value_vnd: int = Field(description="of the confirmed kg")
+
+
 class SessionStats(BaseModel):
-    """A session's live funnel: who takes part, what was offered and asked, what matched."""
+    """A session's figures, counted as the monitor and the reports count them
+    (``services/common/figures.py``). A match counts in its demand's session, else its
+    offer's; an order's reserved, confirmed and open kg count all its matches."""
 
     session_id: str
     status: str | None = None
     participants: dict[str, int] = Field(description="by party: buyer, supplier")
-    offers: dict[str, Tally] = Field(description="by status (open, withdrawn)")
-    demands: dict[str, Tally] = Field(description="by status (open, cancelled)")
-    matches: dict[str, Tally] = Field(
-        description="by status (proposed, confirmed, expired, released)"
+    participants_by_province: dict[str, dict[str, int]] = Field(
+        description="by the organization's province, then party"
     )
+    provinces: int = Field(description="provinces the participants come from")
+    offers: OrderTotals
+    demands: OrderTotals
+    matches: dict[str, Tally] = Field(
+        description="by status now: proposed, accepted (by one side), confirmed, declined, "
+        "expired, released"
+    )
+    funnel: dict[str, Tally] = Field(
+        description="by stage reached: proposals (all), accepted, confirmed, declined, "
+        "expired, released"
+    )
+    reserved_kg: float = Field(description="kg of matches awaiting the parties")
+    confirmed_kg: float
+    value_vnd: int = Field(description="confirmed kg times the offer's price per kg")
+    fill_rate: float = Field(description="confirmed kg / the demands' kg, at most 1")
+    by_origin: dict[str, Bucket] = Field(description="by the offer's province of origin")
+    by_category: dict[str, Bucket] = Field(description="by product category code")
 
 
 _CURSOR_TAG = "k1|"  # versions the cursor format and rejects strings that merely decode

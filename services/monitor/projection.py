@@ -9,6 +9,9 @@ offer. So nothing here assumes an order. Each match and demand remembers the *co
 last made to its session's totals; any change recomputes it, takes the old one out and puts the
 new one in. Applying an event twice is the same as once (the matcher re-sends its outputs after
 a crash, with the same event ids).
+
+What each figure means (a match's status and stages, reserved and open kilograms, value) is
+defined once in ``services.common.figures``, which the API's stats and order reads use too.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import TypeVar
 
 from schemas.events import (
@@ -41,10 +43,10 @@ from schemas.events import (
     SessionCreated,
     SessionOpened,
 )
-from schemas.reference.units import price_per_kg
+from services.common import figures
 
 T = TypeVar("T")
-TOTALS = ("proposals", "accepted", "confirmed", "declined", "expired", "released")
+TOTALS = figures.FUNNEL
 """Match counts per session; a match counts once in ``proposals`` and in each stage it reached."""
 
 
@@ -74,10 +76,10 @@ class DemandInfo:
     posted_at: datetime | None = None
     revision: int = 0
     cancelled: bool = False
-    filled: bool = False
+    filled: bool = False  # the matcher said so once (a later increase reopens it: see unmet)
     reason: str | None = None  # the matcher's latest word on why it stays open
     confirmed_kg: float = 0.0  # sums of its matches' contributions
-    pending_kg: float = 0.0
+    pending_kg: float = 0.0  # "reserved" in the figures' words
     counted: tuple[str, float] | None = None
 
     @property
@@ -85,14 +87,19 @@ class DemandInfo:
         return self.revision > 0
 
     @property
+    def order_figures(self) -> figures.OrderFigures:
+        ended = "cancelled" if self.cancelled else None
+        return figures.order_figures(self.quantity_kg, ended, self.pending_kg, self.confirmed_kg)
+
+    @property
     def open_kg(self) -> float:
-        return max(0.0, self.quantity_kg - self.confirmed_kg - self.pending_kg)
+        return self.order_figures.open_kg
 
     @property
     def unmet(self) -> bool:
-        """Posted, neither cancelled nor filled, and with kilograms nobody is proposed for yet:
-        what the organizer's "not yet met" list shows."""
-        return self.known and not (self.cancelled or self.filled) and self.open_kg > 0
+        """Posted, not cancelled, and with kilograms nobody is proposed for yet (state open or
+        partly matched): what the organizer's "not yet met" list shows."""
+        return self.known and self.order_figures.state in ("open", "partly_matched")
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +114,10 @@ class Contribution:
     value_vnd: int
     origin: str
     category: str
+
+    @property
+    def confirmed(self) -> int:
+        return self.stages[TOTALS.index("confirmed")]
 
 
 @dataclass(slots=True)
@@ -131,32 +142,18 @@ class MatchInfo:
 
     @property
     def status(self) -> str:
-        if self.outcome == "confirmed":
-            return "confirmed"
-        if "declined" in self.decisions.values() or self.release_reason == "declined":
-            return "declined"
-        if self.outcome is not None:
-            return self.outcome
-        return "accepted" if self.decisions else "proposed"
+        return figures.match_status(self.outcome, self.decisions.values(), self.release_reason)
 
     @property
     def value_vnd(self) -> int:
-        if self.unit_price_vnd is None:
-            return 0
-        per_kg = price_per_kg(self.unit_price_vnd, self.price_unit)
-        return int((Decimal(repr(self.quantity_kg)) * per_kg).to_integral_value())
+        return figures.value_vnd(self.quantity_kg, self.unit_price_vnd, self.price_unit)
 
     def stages(self) -> tuple[int, ...]:
-        status = self.status
-        accepted = status == "confirmed" or "accepted" in self.decisions.values()
-        return (
-            1,
-            int(accepted),
-            int(status == "confirmed"),
-            int(status == "declined"),
-            int(status == "expired"),
-            int(status == "released"),
-        )
+        return figures.funnel(self.status, self.decisions.values())
+
+
+BUCKET = ("confirmed_kg", "pending_kg", "value_vnd", "confirmed")
+"""What a province-of-origin or category bucket adds up, in this order."""
 
 
 @dataclass
@@ -170,9 +167,7 @@ class Board:
     host_province: str = ""
     dates: tuple[str, str] | None = None
     venue: str | None = None
-    participants: dict[str, set[str]] = field(
-        default_factory=lambda: {"buyer": set(), "supplier": set()}
-    )
+    parties: dict[str, str] = field(default_factory=dict)  # org id -> buyer | supplier
     offers: int = 0
     offered_kg: float = 0.0
     demands: int = 0
@@ -181,7 +176,7 @@ class Board:
     pending_kg: float = 0.0
     confirmed_kg: float = 0.0
     value_vnd: int = 0
-    by_origin: dict[str, list[float]] = field(default_factory=dict)  # [confirmed, pending] kg
+    by_origin: dict[str, list[float]] = field(default_factory=dict)  # see BUCKET
     by_category: dict[str, list[float]] = field(default_factory=dict)
     match_ids: dict[str, None] = field(default_factory=dict)  # in the order they joined
     demand_ids: set[str] = field(default_factory=set)
@@ -196,10 +191,10 @@ class Board:
         self.confirmed_kg += sign * c.confirmed_kg
         self.value_vnd += sign * c.value_vnd
         for buckets, key in ((self.by_origin, c.origin), (self.by_category, c.category)):
-            bucket = buckets.setdefault(key, [0.0, 0.0])
-            bucket[0] += sign * c.confirmed_kg
-            bucket[1] += sign * c.pending_kg
-            if abs(bucket[0]) < 1e-9 and abs(bucket[1]) < 1e-9:
+            bucket = buckets.setdefault(key, [0.0] * len(BUCKET))
+            for i, amount in enumerate((c.confirmed_kg, c.pending_kg, c.value_vnd, c.confirmed)):
+                bucket[i] += sign * amount
+            if all(abs(amount) < 1e-9 for amount in bucket):
                 del buckets[key]
         self.changed = True
 
@@ -214,6 +209,7 @@ class Projection:
         self.demands: dict[str, DemandInfo] = {}
         self.matches: dict[str, MatchInfo] = {}
         self.org_names: dict[str, str] = {}
+        self.org_provinces: dict[str, str] = {}
         self._links: dict[str, set[str]] = {}  # offer or demand id -> its match ids
         self.applied = 0
 
@@ -286,10 +282,12 @@ class Projection:
                 board.changed = True
             case ParticipantRegistered():
                 board = self._board(event.session_id)
-                board.participants[event.party.value].add(event.org_id)
+                board.parties[event.org_id] = event.party.value
                 board.changed = True
             case OrganizationRegistered():
-                self.org_names[event.organization.org_id] = event.organization.name
+                org = event.organization
+                self.org_names[org.org_id] = org.name
+                self.org_provinces[org.org_id] = org.province.name
             case _:
                 pass  # market ticks and anything else change no board
 
@@ -371,11 +369,10 @@ class Projection:
     def _session_of(self, m: MatchInfo) -> str | None:
         """A match belongs to its demand's session (the buyer came to it), else its offer's."""
         demand, offer = self.demands.get(m.demand_id), self.offers.get(m.offer_id)
-        if demand is not None and demand.session_id:
-            return demand.session_id
-        if offer is not None and offer.session_id:
-            return offer.session_id
-        return None
+        return figures.match_session(
+            demand.session_id if demand is not None else None,
+            offer.session_id if offer is not None else None,
+        )
 
     def _refresh_match(self, m: MatchInfo, touched: bool = True) -> None:
         """Recount a match; its row is sent again if it was ``touched`` or its count moved."""
@@ -389,7 +386,7 @@ class Projection:
                 session_id=session,
                 demand_id=m.demand_id,
                 stages=m.stages(),
-                pending_kg=kg if status in ("proposed", "accepted") else 0.0,
+                pending_kg=kg if status in figures.RESERVING else 0.0,
                 confirmed_kg=kg if status == "confirmed" else 0.0,
                 value_vnd=m.value_vnd if status == "confirmed" else 0,
                 origin=offer.origin if offer is not None and offer.origin else "",
@@ -431,7 +428,7 @@ class Projection:
 
     def _refresh_offer(self, offer: OfferInfo) -> None:
         new = None
-        if offer.session_id and offer.revision > 0:
+        if offer.session_id and offer.revision > 0 and not offer.withdrawn:
             new = (offer.session_id, offer.quantity_kg)
         self._recount(offer.counted, new, "offers", "offered_kg")
         offer.counted = new

@@ -12,6 +12,7 @@ from typing import Any
 
 from schemas.reference.taxonomy import UnknownCategoryError, category
 from schemas.reference.units import unit_name
+from services.common import figures as definitions
 from services.monitor.projection import TOTALS, Board, DemandInfo, MatchInfo, Projection
 
 FEED_ROWS = 200
@@ -24,8 +25,7 @@ DEMAND_ROWS = 500
 _EPOCH_KEY = datetime.min.replace(tzinfo=UTC)
 
 
-def _kg(value: float) -> float:
-    return round(value, 3) + 0.0  # + 0.0 turns -0.0 into 0.0
+_kg = definitions.kg
 
 
 def _category(code: str) -> dict[str, str]:
@@ -51,9 +51,15 @@ def session_info(board: Board) -> dict[str, Any]:
     }
 
 
-def figures(board: Board) -> dict[str, Any]:
+def figures(projection: Projection, board: Board) -> dict[str, Any]:
+    """The headline figures, named and counted as the API's session stats count them
+    (``pending_kg`` there is ``reserved_kg``)."""
+    parties = board.parties.values()
+    provinces = {org: projection.org_provinces.get(org, "") for org in board.parties}
     return {
-        "participants": {party: len(ids) for party, ids in board.participants.items()},
+        "participants": {p: sum(party == p for party in parties) for p in definitions.PARTIES},
+        "participants_by_province": definitions.participants_by_province(board.parties, provinces),
+        "provinces": len(set(provinces.values()) - {""}),
         "offers": board.offers,
         "offered_kg": _kg(board.offered_kg),
         "demands": board.demands,
@@ -62,18 +68,17 @@ def figures(board: Board) -> dict[str, Any]:
         "pending_kg": _kg(board.pending_kg),
         "confirmed_kg": _kg(board.confirmed_kg),
         "value_vnd": board.value_vnd,
-        "fill_rate": round(min(1.0, board.confirmed_kg / board.demanded_kg), 4)
-        if board.demanded_kg > 0
-        else 0.0,
+        "fill_rate": definitions.fill_rate(board.confirmed_kg, board.demanded_kg),
     }
 
 
 def charts(board: Board) -> dict[str, Any]:
     def bars(buckets: dict[str, list[float]], label: Any) -> list[dict[str, Any]]:
         rows = [
-            {"key": key, "label": label(key), "confirmed_kg": _kg(c), "pending_kg": _kg(p)}
-            for key, (c, p) in buckets.items()
-        ]
+            {"key": key, "label": label(key), "confirmed_kg": _kg(c), "pending_kg": _kg(p),
+             "value_vnd": round(v), "confirmed": round(n)}
+            for key, (c, p, v, n) in buckets.items()
+        ]  # fmt: skip
         return sorted(rows, key=lambda r: (-r["confirmed_kg"], -r["pending_kg"], r["key"]))
 
     return {
@@ -124,6 +129,7 @@ def demand_row(projection: Projection, d: DemandInfo) -> dict[str, Any]:
         "confirmed_kg": _kg(d.confirmed_kg),
         "pending_kg": _kg(d.pending_kg),
         "open_kg": _kg(d.open_kg),
+        "state": d.order_figures.state,
         "delivery": d.delivery,
         "posted_at": d.posted_at.isoformat() if d.posted_at else None,
         "reason_code": reason_code(reason) if reason else ("awaiting" if d.pending_kg else None),
@@ -131,8 +137,12 @@ def demand_row(projection: Projection, d: DemandInfo) -> dict[str, Any]:
     }
 
 
-def _common(board: Board) -> dict[str, Any]:
-    return {"session": session_info(board), "figures": figures(board), "charts": charts(board)}
+def _common(projection: Projection, board: Board) -> dict[str, Any]:
+    return {
+        "session": session_info(board),
+        "figures": figures(projection, board),
+        "charts": charts(board),
+    }
 
 
 def _unmet(projection: Projection, board: Board) -> list[DemandInfo]:
@@ -147,7 +157,7 @@ def snapshot(projection: Projection, board: Board) -> dict[str, Any]:
     open_demands.sort(key=lambda d: (d.posted_at, d.demand_id))
     return {
         "kind": "snapshot",
-        **_common(board),
+        **_common(projection, board),
         "matches": [match_row(projection, m) for m in matches[-FEED_ROWS:]],
         "demands": [demand_row(projection, d) for d in open_demands[:DEMAND_ROWS]],
         "open_demands": len(open_demands),
@@ -162,7 +172,7 @@ def update(projection: Projection, board: Board) -> dict[str, Any]:
     demands = [projection.demands[i] for i in sorted(board.dirty_demands)]
     payload = {
         "kind": "update",
-        **_common(board),
+        **_common(projection, board),
         "matches": [match_row(projection, m) for m in rows[-UPDATE_ROWS:]],
         "demands": [demand_row(projection, d) for d in demands if d.known],
         "open_demands": len(_unmet(projection, board)),

@@ -2,8 +2,11 @@
 
 Every write is an upsert keyed by the entity id. Guards make replays and redeliveries harmless:
 an older revision never overwrites a newer one, and nothing reopens a demand once it is filled.
-A demand's ``match_status`` follows the matcher: ``open`` (with the reason and open kg),
-``proposed`` (its latest change was a proposal), ``filled`` (confirmed matches cover it).
+A demand's ``match_status`` is the matcher's latest word: ``open`` (with its reason, and the kg
+that reason is about as ``unmatched_open_kg``), ``proposed`` (its latest change was a
+proposal), ``filled`` (confirmed matches cover it). An order's current reserved, confirmed and
+open kg are not stored: they follow from its matches (``services/common/figures.py``), and a
+counter kept here would count a redelivered event twice.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from schemas.events import (
     derived_id,
 )
 from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, PARTICIPANTS, SESSIONS
+from services.recorder.programme import PROGRAMME_EVENTS, programme_writes
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,15 @@ def _meta(event: AnyEvent) -> dict[str, Any]:
         "source": event.source,
         "session_id": event.session_id,
     }
+
+
+def _match_meta(event: AnyEvent) -> dict[str, Any]:
+    """A decision or an outcome keeps the match's session as its proposal recorded it: the
+    event that caused an expiry (a market tick) or a release (another order's change) carries
+    no session, or another one."""
+    meta = _meta(event)
+    del meta["session_id"]
+    return meta
 
 
 def _entity(model: Any, id_field: str) -> dict[str, Any]:
@@ -98,14 +111,14 @@ def writes_for(event: AnyEvent) -> list[Write]:
             ]  # fmt: skip
         case MatchAccepted() | MatchDeclined():
             decision = "accepted" if isinstance(event, MatchAccepted) else "declined"
-            fields = {f"{event.party.value}_decision": decision, **meta}
+            fields = {f"{event.party.value}_decision": decision, **_match_meta(event)}
             if isinstance(event, MatchDeclined):
                 fields[f"{event.party.value}_decline_reason"] = event.reason
             return [Write(MATCHES, event.match_id, fields)]
         case MatchConfirmed() | MatchExpired() | MatchReleased():
             status = {MatchConfirmed: "confirmed", MatchExpired: "expired",
                       MatchReleased: "released"}[type(event)]  # fmt: skip
-            fields = {"status": status, **meta}
+            fields = {"status": status, **_match_meta(event)}
             if isinstance(event, MatchReleased):
                 fields["released_reason"] = event.reason
             return [Write(MATCHES, event.match_id, fields)]
@@ -116,7 +129,7 @@ def writes_for(event: AnyEvent) -> list[Write]:
             return []  # the matcher's clock: nothing to record
         case DemandUnmatched():
             fields = {"match_status": "open", "unmatched_reason": event.reason,
-                      "open_kg": float(event.open_kg)}  # fmt: skip
+                      "unmatched_open_kg": float(event.open_kg)}  # fmt: skip
             return [Write(DEMANDS, event.demand_id, fields, unless={"match_status": "filled"})]
         case SessionCreated():
             # A session's events share its partition, so "created" is never applied after
@@ -138,4 +151,6 @@ def writes_for(event: AnyEvent) -> list[Write]:
             org = event.organization
             fields = {**org.model_dump(mode="json", exclude={"org_id"}), **meta}
             return [Write(ORGANIZATIONS, org.org_id, fields)]
+        case _ if isinstance(event, PROGRAMME_EVENTS):  # meetings, outcomes, deliveries
+            return programme_writes(event)
     raise ValueError(f"no read-model mapping for event type {event.type!r}")

@@ -105,8 +105,13 @@ def test_a_session_from_creation_to_close(api, issue_key, client_for, mongo):
 
     stats = eventually(proposed, what="the session's proposal in its stats")
     assert stats["participants"] == {"buyer": 1, "supplier": 1}
-    assert stats["offers"]["open"]["count"] == 1 and stats["demands"]["open"]["count"] == 1
+    assert stats["offers"]["count"] == 1 and stats["demands"]["count"] == 1
     assert stats["matches"]["proposed"]["kg"] == 3000.0
+    # 3 t of the 8 t offer are reserved for the 3 t demand: the offer is partly matched, the
+    # demand has nothing open left (its figures come from its matches, as GET shows them).
+    assert stats["offers"]["by_state"] == {"partly_matched": {"count": 1, "kg": 8000.0}}
+    assert stats["demands"]["by_state"] == {"reserved": {"count": 1, "kg": 3000.0}}
+    assert (stats["offers"]["open_kg"], stats["demands"]["open_kg"]) == (5000.0, 0.0)
     matches = organizer.get("/v1/matches", params={"session_id": session_id}).json()["items"]
     assert [m["buyer_id"] for m in matches] == [buyer]
 

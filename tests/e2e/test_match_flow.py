@@ -83,7 +83,7 @@ def test_demand_that_fits_nothing_stays_open_with_the_reason(api, mongo):
         what="matcher decision on the demand",
     )
     assert demand["match_status"] == "open"
-    assert demand["open_kg"] == 2000.0
+    assert demand["unmatched_open_kg"] == 2000.0  # what the matcher said, stored as said
     assert demand["unmatched_reason"]  # the engine names the constraint that failed most
     assert mongo.matches.count_documents({"demand_id": demand_id}) == 0
     assert mongo.matches.count_documents({"offer_id": offer_id}) == 0
@@ -170,7 +170,7 @@ def test_no_kilogram_is_promised_twice(api, mongo):
         ),
         what="one demand fully proposed, the other partly and open",
     )  # fmt: skip
-    assert decided[0]["open_kg"] == 4000.0
+    assert decided[0]["unmatched_open_kg"] == 4000.0
     matches = list(mongo.matches.find({"offer_id": offer_id}))
     assert sorted(m["quantity_kg"] for m in matches) == [2000.0, 6000.0]
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from schemas.events import DemandCancelled, DemandPosted, DemandUpdated, utcnow
 from schemas.orders import Demand, DemandSubmission
 from services.common.store import DEMANDS
-from services.gateway import access, bulk
+from services.gateway import access, bulk, figure_reads
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
@@ -23,6 +23,7 @@ from services.gateway.common import (
     IdFilter,
     Limit,
     PathId,
+    Placement,
     Reason,
     RefSource,
     SessionParam,
@@ -65,8 +66,10 @@ def _url(demand_id: str) -> str:
     return f"/v1/demands/{demand_id}"
 
 
-def _demand(body: DemandSubmission, demand_id: str, revision: int = 1) -> Demand:
-    return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision)
+def _demand(
+    body: DemandSubmission, demand_id: str, revision: int = 1, pool: str | None = None
+) -> Demand:
+    return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision, pool=pool)
 
 
 def _check_buyer(caller: Caller, buyer_id: str) -> None:
@@ -89,13 +92,13 @@ async def create_demand(
     _check_buyer(caller, body.buyer_id)
 
     async def write(ids: Ids) -> Response:
-        session = await session_for_order(gateway, session_id, body.buyer_id, "buyer")
-        demand = _demand(body, ids.entity("demand"))
+        placed = await session_for_order(gateway, session_id, body.buyer_id, "buyer")
+        demand = _demand(body, ids.entity("demand"), pool=placed.pool)
         event = DemandPosted(
             event_id=ids.event(),
             occurred_at=utcnow(),
             source=source(caller),
-            session_id=session,
+            session_id=placed.session_id,
             demand=demand,
         )
         await gateway.publish(event)
@@ -124,7 +127,7 @@ async def create_demands(
 
     async def write(ids: Ids) -> Response:
         valid, results = await bulk.validate_items(DemandSubmission, body.items)
-        sessions: dict[str, str | ApiProblem | None] = {}
+        sessions: dict[str, Placement | ApiProblem] = {}
         events = []
         for index, demand_body in valid:
             buyer = demand_body.buyer_id
@@ -137,16 +140,16 @@ async def create_demands(
                     sessions[buyer] = await session_for_order(gateway, session_id, buyer, "buyer")
                 except ApiProblem as exc:
                     sessions[buyer] = exc
-            session = sessions[buyer]
-            if isinstance(session, ApiProblem):
-                results[index] = bulk.refusal(index, session)
+            placed = sessions[buyer]
+            if isinstance(placed, ApiProblem):
+                results[index] = bulk.refusal(index, placed)
                 continue
-            demand = _demand(demand_body, ids.entity("demand", index))
+            demand = _demand(demand_body, ids.entity("demand", index), pool=placed.pool)
             event = DemandPosted(
                 event_id=ids.event(index),
                 occurred_at=utcnow(),
                 source=source(caller),
-                session_id=session,
+                session_id=placed.session_id,
                 demand=demand,
             )
             events.append(event)
@@ -191,7 +194,9 @@ async def list_demands(
         "external_ref.source": ref_source,
     }
     query.update({k: v for k, v in filters.items() if v is not None})
-    return await page(gateway.db[DEMANDS], query, "demand_id", limit, cursor)
+    result = await page(gateway.db[DEMANDS], query, "demand_id", limit, cursor)
+    await figure_reads.with_order_figures(gateway, result["items"], "demand_id")
+    return result
 
 
 async def _visible_demand(gateway: Gateway, caller: Caller, demand_id: str) -> dict[str, Any]:
@@ -213,7 +218,8 @@ async def get_demand(
     doc = await _visible_demand(gateway, caller, demand_id)
     revision = await current_revision(gateway, demand_id, doc.get("revision") or 1)
     response.headers["ETag"] = f'"{revision}"'
-    return public(doc, "demand_id")
+    [item] = await figure_reads.with_order_figures(gateway, [public(doc, "demand_id")], "demand_id")
+    return item
 
 
 @router.put(
@@ -256,7 +262,7 @@ async def update_demand(
             occurred_at=utcnow(),
             source=source(caller),
             session_id=stored.get("session_id"),
-            demand=_demand(body, demand_id, revision),
+            demand=_demand(body, demand_id, revision, pool=stored.get("pool")),  # keeps its pool
         )
         await gateway.publish(event)
         return accepted(event, demand_id, _url(demand_id), revision=revision)

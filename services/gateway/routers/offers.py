@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 from schemas.events import OfferPublished, OfferUpdated, OfferWithdrawn, utcnow
 from schemas.orders import Offer, OfferSubmission
 from services.common.store import OFFERS
-from services.gateway import access, bulk
+from services.gateway import access, bulk, figure_reads
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
@@ -23,6 +23,7 @@ from services.gateway.common import (
     IdFilter,
     Limit,
     PathId,
+    Placement,
     Reason,
     RefSource,
     SessionParam,
@@ -65,9 +66,11 @@ def _url(offer_id: str) -> str:
     return f"/v1/offers/{offer_id}"
 
 
-def _offer(body: OfferSubmission, offer_id: str, revision: int = 1) -> Offer:
+def _offer(
+    body: OfferSubmission, offer_id: str, revision: int = 1, pool: str | None = None
+) -> Offer:
     # The parts are validated already: construct, do not parse the whole offer again.
-    return Offer.model_construct(**dict(body), offer_id=offer_id, revision=revision)
+    return Offer.model_construct(**dict(body), offer_id=offer_id, revision=revision, pool=pool)
 
 
 @router.post(
@@ -85,13 +88,13 @@ async def create_offer(
     async def write(ids: Ids) -> Response:
         if await access.check_supplier(gateway, caller, {body.supplier_id}):
             raise access.supplier_refusal(caller, body.supplier_id)
-        session = await session_for_order(gateway, session_id, body.supplier_id, "supplier")
-        offer = _offer(body, ids.entity("offer"))
+        placed = await session_for_order(gateway, session_id, body.supplier_id, "supplier")
+        offer = _offer(body, ids.entity("offer"), pool=placed.pool)
         event = OfferPublished(
             event_id=ids.event(),
             occurred_at=utcnow(),
             source=source(caller),
-            session_id=session,
+            session_id=placed.session_id,
             offer=offer,
         )
         await gateway.publish(event)
@@ -121,7 +124,7 @@ async def create_offers(
     async def write(ids: Ids) -> Response:
         valid, results = await bulk.validate_items(OfferSubmission, body.items)
         refused = await access.check_supplier(gateway, caller, {o.supplier_id for _, o in valid})
-        sessions: dict[str, str | ApiProblem | None] = {}
+        sessions: dict[str, Placement | ApiProblem] = {}
         events = []
         for index, offer_body in valid:
             supplier = offer_body.supplier_id
@@ -135,16 +138,16 @@ async def create_offers(
                     )
                 except ApiProblem as exc:
                     sessions[supplier] = exc
-            session = sessions[supplier]
-            if isinstance(session, ApiProblem):
-                results[index] = bulk.refusal(index, session)
+            placed = sessions[supplier]
+            if isinstance(placed, ApiProblem):
+                results[index] = bulk.refusal(index, placed)
                 continue
-            offer = _offer(offer_body, ids.entity("offer", index))
+            offer = _offer(offer_body, ids.entity("offer", index), pool=placed.pool)
             event = OfferPublished(
                 event_id=ids.event(index),
                 occurred_at=utcnow(),
                 source=source(caller),
-                session_id=session,
+                session_id=placed.session_id,
                 offer=offer,
             )
             events.append(event)
@@ -187,7 +190,9 @@ async def list_offers(
         "external_ref.source": ref_source,
     }
     query.update({k: v for k, v in filters.items() if v is not None})
-    return await page(gateway.db[OFFERS], query, "offer_id", limit, cursor)
+    result = await page(gateway.db[OFFERS], query, "offer_id", limit, cursor)
+    await figure_reads.with_order_figures(gateway, result["items"], "offer_id")
+    return result
 
 
 async def _visible_offer(gateway: Gateway, caller: Caller, offer_id: str) -> dict[str, Any]:
@@ -211,7 +216,8 @@ async def get_offer(
     doc = await _visible_offer(gateway, caller, offer_id)
     revision = await current_revision(gateway, offer_id, doc.get("revision") or 1)
     response.headers["ETag"] = f'"{revision}"'
-    return public(doc, "offer_id")
+    [item] = await figure_reads.with_order_figures(gateway, [public(doc, "offer_id")], "offer_id")
+    return item
 
 
 @router.put(
@@ -254,7 +260,7 @@ async def update_offer(
             occurred_at=utcnow(),
             source=source(caller),
             session_id=stored.get("session_id"),
-            offer=_offer(body, offer_id, revision),
+            offer=_offer(body, offer_id, revision, pool=stored.get("pool")),  # it keeps its pool
         )
         await gateway.publish(event)
         return accepted(event, offer_id, _url(offer_id), revision=revision)

@@ -18,8 +18,8 @@ from schemas.events import (
 from schemas.matches import Party
 from schemas.organizations import BUYER_KINDS, SUPPLIER_KINDS
 from schemas.sessions import ParticipantSubmission, Session, SessionSubmission
-from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, PARTICIPANTS, SESSIONS
-from services.gateway import access
+from services.common.store import ORGANIZATIONS, PARTICIPANTS, SESSIONS
+from services.gateway import access, closing, figure_reads
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
@@ -45,7 +45,6 @@ from services.gateway.views import (
     ParticipantView,
     SessionStats,
     SessionView,
-    Tally,
     public,
 )
 
@@ -92,6 +91,7 @@ async def create_session(
             dates=body.dates,
             venue=body.venue,
             invited_provinces=body.invited_provinces,
+            scope=body.scope,
         )
         event = SessionCreated(
             event_id=ids.event(),
@@ -265,6 +265,7 @@ async def _transition(
         if opening:
             _require_status(doc, ("scheduled",), "open it")
             fields = {name: doc.get(name) for name in _SESSION_FIELDS}
+            fields["scope"] = doc.get("scope") or "market"  # sessions from before scopes
             try:
                 session = Session.model_validate({"session_id": session_id, **fields})
             except ValidationError:  # only part of it was recorded (another producer's events)
@@ -272,6 +273,9 @@ async def _transition(
             event = SessionOpened(**envelope, session=session)
         else:
             _require_status(doc, ("open",), "close it")
+            ending = await closing.pool_endings(gateway, doc, source(caller))
+            if ending:  # first: a close that fails here leaves the session open, to retry
+                await gateway.publish(*ending)
             event = SessionClosed(**envelope)
         await gateway.publish(event)
         return accepted(event, session_id, _url(session_id))
@@ -313,43 +317,12 @@ async def close_session(
     return await _transition(session_id, request, gateway, caller, idempotency_key, False)
 
 
-async def _group_sum(
-    gateway: Gateway, collection: str, session_id: str, key: str, value: int | str
-) -> dict[str, float]:
-    pipeline = [
-        {"$match": {"session_id": session_id}},
-        {"$group": {"_id": f"${key}", "total": {"$sum": value}}},
-    ]
-    cursor = await gateway.db[collection].aggregate(pipeline)
-    return {str(row["_id"]): row["total"] async for row in cursor}
-
-
-async def _tally(gateway: Gateway, collection: str, session_id: str) -> dict[str, Tally]:
-    # One accumulator per $group: FerretDB v1.24 computes only the first one of a $group
-    # (measured: {"n": {"$sum": 1}, "kg": {"$sum": "$quantity_kg"}} gives kg = 0).
-    counts = await _group_sum(gateway, collection, session_id, "status", 1)
-    kgs = await _group_sum(gateway, collection, session_id, "status", "$quantity_kg")
-    return {
-        status: Tally(count=int(n), kg=float(kgs.get(status) or 0.0))
-        for status, n in counts.items()
-    }
-
-
 @router.get(
     "/{session_id}/stats",
     response_model=SessionStats,
     responses=ITEM_ERRORS,
-    summary="The session's live funnel",
+    summary="The session's figures: participants, orders, matches, volume and value",
 )
 async def session_stats(session_id: PathId, gateway: GatewayDep, caller: CallerDep) -> dict:
     doc = await _own_session(gateway, caller, session_id)
-    parties = await _group_sum(gateway, PARTICIPANTS, session_id, "party", 1)
-    participants = {party: int(n) for party, n in parties.items()}
-    return {
-        "session_id": session_id,
-        "status": doc.get("status"),
-        "participants": {"buyer": 0, "supplier": 0, **participants},
-        "offers": await _tally(gateway, OFFERS, session_id),
-        "demands": await _tally(gateway, DEMANDS, session_id),
-        "matches": await _tally(gateway, MATCHES, session_id),
-    }
+    return {**await figure_reads.session_figures(gateway, session_id), "status": doc.get("status")}
