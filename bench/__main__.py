@@ -18,6 +18,7 @@ from typing import Any
 from bench import connectors as connectors_bench
 from bench import core_throughput, e2e, naive, quality, report
 from bench import gateway as gateway_bench
+from bench import meetings as meetings_bench
 from bench import monitor as monitor_bench
 from ketnoi.infra import Infra
 from ketnoi.settings import PROJECT_ROOT, Settings
@@ -28,7 +29,7 @@ ENGINES = ("python", "compiled")  # the source first, then the mypyc build (KETN
 QUALITY_SEED, QUALITY_COUNT, QUALITY_OTHER_SEEDS = 42, 2000, (7, 11)
 NAIVE_COUNT, NAIVE_REPEAT = 500, 3
 E2E_PRELOAD, NO_EXPIRY_HOURS = 10_000, 87_600.0
-BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway", "monitor", "connectors")
+BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway", "monitor", "connectors", "meetings")
 CONNECTOR_ROWS, CONNECTOR_CHANGED = 50_000, 0.01
 MONITOR_VIEWERS = ("1", "50", "100", "200", "400")
 
@@ -50,6 +51,7 @@ COMMANDS = [
     "python -m pytest tests/unit/test_bench_quality.py  # the optimum on hand-made cases",
     f"python -m bench.monitor --viewers {' '.join(MONITOR_VIEWERS)} --browser",
     f"python -m bench.connectors --rows {CONNECTOR_ROWS} --changed {CONNECTOR_CHANGED}",
+    "python -m bench.meetings   # 300 participants: meetings placed against a proved bound",
 ]
 
 
@@ -177,6 +179,8 @@ def main(argv: list[str] | None = None) -> None:
         if "connectors" not in args.skip:
             results["connectors"] = timed("connectors", load, lambda: connectors_bench.measure(
                 CONNECTOR_ROWS, CONNECTOR_CHANGED))  # fmt: skip
+        if "meetings" not in args.skip:
+            results["meetings"] = timed("meetings", load, meetings_bench.run)
     finally:
         stopped = infra.down(only=up.started)
         if stopped:
@@ -188,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
         rows += connectors_bench.rows(results["connectors"])
     if "monitor" in results:
         rows += monitor_bench.rows(results["monitor"])
+    if "meetings" in results:
+        rows += meetings_bench.rows(results["meetings"])
     print()
     report.print_summary(rows)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +203,7 @@ def main(argv: list[str] | None = None) -> None:
         + _gateway_section(results)
         + monitor_text
         + (connectors_bench.section(results["connectors"]) if "connectors" in results else "")
+        + (meetings_bench.section(results["meetings"]) if "meetings" in results else "")
         + "\n"
     )
     print(f"\nwrote {args.out}")

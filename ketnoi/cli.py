@@ -285,6 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
     feeds.add_arguments(connect)
     connect.set_defaults(func=feeds.run)
 
+    from ketnoi import report
+
+    reporting = sub.add_parser(
+        "report", help="a session's or a period's report for the Department (XLSX, HTML, JSON)"
+    )
+    report.add_arguments(reporting)
+    reporting.set_defaults(func=report.run)
+
     stop = sub.add_parser(
         "stop", help="stop the ketnoi services running against this Kafka or store (SIGTERM)"
     )

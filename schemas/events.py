@@ -20,6 +20,15 @@ from pydantic import Field, TypeAdapter
 
 from schemas.fields import Contract, Identifier, MarketCode, Moment, Text
 from schemas.matches import Match, Party
+from schemas.meetings import (
+    MAX_MATCH_IDS,
+    MAX_SLOTS,
+    DeliveryStatement,
+    MeetingPlan,
+    OutcomeStatement,
+    SlotIndex,
+    TableNumber,
+)
 from schemas.orders import Demand, Offer
 from schemas.organizations import Organization
 from schemas.sessions import Session
@@ -317,6 +326,97 @@ class OrganizationRegistered(Envelope):
         return self.organization.org_id
 
 
+# -- meetings and outcomes (sessions topic, keyed by session) ---------------------------------
+
+
+class _SessionEvent(Envelope):
+    """An event of one session's programme: on the sessions topic, keyed by the session."""
+
+    TOPIC: ClassVar[str] = SESSIONS
+    session_id: Identifier  # required here: the session it belongs to
+
+    @property
+    def kafka_key(self) -> str:
+        return self.session_id
+
+
+class MeetingPlanSet(_SessionEvent):
+    """The organizer set (or replaced) the session's meeting slots and tables."""
+
+    type: Literal["meeting.plan_set"] = "meeting.plan_set"
+    plan: MeetingPlan
+
+
+class AvailabilitySet(_SessionEvent):
+    """A participant named the slots it cannot attend (replacing what it said before)."""
+
+    type: Literal["meeting.availability_set"] = "meeting.availability_set"
+    org_id: Identifier
+    party: Party
+    unavailable_slots: list[SlotIndex] = Field(default_factory=list, max_length=MAX_SLOTS)
+
+
+class MeetingRequested(_SessionEvent):
+    """A participant asked to meet one of the other party; the scheduler places it later."""
+
+    type: Literal["meeting.requested"] = "meeting.requested"
+    meeting_id: Identifier
+    buyer_id: Identifier
+    supplier_id: Identifier
+    requested_by: list[Identifier] = Field(min_length=1, max_length=2)
+
+
+class MeetingScheduled(_SessionEvent):
+    """A meeting placed at a slot and a table."""
+
+    type: Literal["meeting.scheduled"] = "meeting.scheduled"
+    meeting_id: Identifier
+    buyer_id: Identifier
+    supplier_id: Identifier
+    slot: SlotIndex
+    table: TableNumber
+    starts_at: Moment
+    ends_at: Moment
+    match_ids: list[Identifier] = Field(default_factory=list, max_length=MAX_MATCH_IDS)
+    requested_by: list[Identifier] = Field(default_factory=list, max_length=2)
+    category: MarketCode | None = None
+
+
+class MeetingCancelled(_SessionEvent):
+    """A party cannot attend: the meeting is off and its slot unavailable for that party."""
+
+    type: Literal["meeting.cancelled"] = "meeting.cancelled"
+    meeting_id: Identifier
+    org_id: Identifier
+    party: Party
+    reason: Text | None = None
+
+
+class OutcomeStated(_SessionEvent):
+    """One party's statement of what came of a meeting (replaces its earlier one)."""
+
+    type: Literal["outcome.stated"] = "outcome.stated"
+    meeting_id: Identifier
+    buyer_id: Identifier
+    supplier_id: Identifier
+    category: MarketCode | None = None
+    party: Party
+    org_id: Identifier
+    statement: OutcomeStatement
+
+
+class DeliveryStated(_SessionEvent):
+    """One party's statement of a delivery against a meeting's contract."""
+
+    type: Literal["delivery.stated"] = "delivery.stated"
+    meeting_id: Identifier
+    buyer_id: Identifier
+    supplier_id: Identifier
+    party: Party
+    org_id: Identifier
+    delivery: DeliveryStatement
+
+
 EVENT_TYPES: tuple[type[Envelope], ...] = (
     OfferPublished,
     OfferUpdated,
@@ -338,6 +438,13 @@ EVENT_TYPES: tuple[type[Envelope], ...] = (
     DemandFilled,
     SessionCreated,
     ParticipantRegistered,
+    MeetingPlanSet,
+    AvailabilitySet,
+    MeetingRequested,
+    MeetingScheduled,
+    MeetingCancelled,
+    OutcomeStated,
+    DeliveryStated,
 )
 
 AnyEvent = Annotated[
@@ -360,7 +467,14 @@ AnyEvent = Annotated[
     | MatchReleased
     | DemandFilled
     | SessionCreated
-    | ParticipantRegistered,
+    | ParticipantRegistered
+    | MeetingPlanSet
+    | AvailabilitySet
+    | MeetingRequested
+    | MeetingScheduled
+    | MeetingCancelled
+    | OutcomeStated
+    | DeliveryStated,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(AnyEvent)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from functools import cache, lru_cache
 from typing import Annotated, Any, Self
@@ -26,6 +26,9 @@ from schemas.reference.taxonomy import categories
 from schemas.reference.taxonomy import category as lookup_category
 from schemas.reference.text import nfc
 from schemas.reference.units import parse_unit, to_kg
+
+VIETNAM = timezone(timedelta(hours=7))
+"""Vietnam's one time zone (ICT, no daylight saving): a fixed offset is exact."""
 
 
 class Contract(BaseModel):

@@ -130,6 +130,36 @@ def matches(draw) -> dict:
     }  # fmt: skip
 
 
+PARTIES = st.sampled_from(["buyer", "supplier"])
+SLOTS = st.integers(0, 47)
+
+
+@st.composite
+def meeting_plans(draw) -> dict:
+    """Slots in time order without overlap (5 minutes to 4 hours each), and 1-500 tables."""
+    start = draw(MOMENTS)
+    slots = []
+    for _ in range(draw(st.integers(1, 6))):
+        end = start + timedelta(minutes=draw(st.integers(5, 240)))
+        slots.append({"start": start, "end": end})
+        start = end + timedelta(minutes=draw(st.integers(0, 60)))
+    return {"slots": slots, "tables": draw(st.integers(1, 500))}
+
+
+@st.composite
+def outcome_statements(draw) -> dict:
+    kind = draw(st.sampled_from(["no_deal", "mou", "contract"]))
+    if kind == "no_deal":
+        return {"kind": kind}
+    contract = kind == "contract"
+    return {
+        "kind": kind,
+        "volume": draw(quantities()) if contract else draw(st.none() | quantities()),
+        "value_vnd": draw(st.integers(1, 10**9)) if contract else draw(st.none() | VND),
+        "delivery": draw(windows()) if contract else draw(st.none() | windows()),
+    }
+
+
 def _envelope(draw) -> dict:
     return {
         "event_id": uuid.UUID(int=draw(st.integers(0, 2**128 - 1))),
@@ -191,6 +221,28 @@ _BODIES = {
                                                               "offer-reduced"]))},
     ev.DemandFilled: lambda d: {"demand_id": d(IDS), "category": d(CATEGORIES),
                                 "filled_kg": d(AMOUNTS)},
+    ev.MeetingPlanSet: lambda d: {"plan": d(meeting_plans())},
+    ev.AvailabilitySet: lambda d: {"org_id": d(IDS), "party": d(PARTIES),
+                                   "unavailable_slots": d(st.lists(SLOTS, max_size=48))},
+    ev.MeetingRequested: lambda d: {"meeting_id": d(IDS), "buyer_id": d(IDS),
+                                    "supplier_id": d(IDS),
+                                    "requested_by": d(st.lists(IDS, min_size=1, max_size=2))},
+    ev.MeetingScheduled: lambda d: {"meeting_id": d(IDS), "buyer_id": d(IDS),
+                                    "supplier_id": d(IDS), "slot": d(SLOTS),
+                                    "table": d(st.integers(1, 500)), "starts_at": d(MOMENTS),
+                                    "ends_at": d(MOMENTS),
+                                    "match_ids": d(st.lists(IDS, max_size=3)),
+                                    "requested_by": d(st.lists(IDS, max_size=2)),
+                                    "category": d(st.none() | CATEGORIES)},
+    ev.MeetingCancelled: lambda d: {"meeting_id": d(IDS), "org_id": d(IDS), "party": d(PARTIES),
+                                    "reason": d(st.none() | VIETNAMESE_TEXT)},
+    ev.OutcomeStated: lambda d: {"meeting_id": d(IDS), "buyer_id": d(IDS), "supplier_id": d(IDS),
+                                 "category": d(st.none() | CATEGORIES), "party": d(PARTIES),
+                                 "org_id": d(IDS), "statement": d(outcome_statements())},
+    ev.DeliveryStated: lambda d: {"meeting_id": d(IDS), "buyer_id": d(IDS),
+                                  "supplier_id": d(IDS), "party": d(PARTIES), "org_id": d(IDS),
+                                  "delivery": {"delivery_ref": d(IDS), "delivered_on": d(DATES),
+                                               "quantity": d(quantities()), "value_vnd": d(VND)}},
 }  # fmt: skip
 
 
@@ -200,7 +252,9 @@ def events(event_type: type[ev.Envelope]) -> st.SearchStrategy[ev.Envelope]:
     @st.composite
     def build(draw):
         payload = {**_envelope(draw), **_BODIES[event_type](draw)}
-        if event_type in (ev.SessionClosed, ev.ParticipantRegistered):
+        if event_type in (ev.SessionClosed, ev.ParticipantRegistered) or issubclass(
+            event_type, ev._SessionEvent
+        ):
             payload["session_id"] = draw(IDS)
         return event_type.model_validate(payload)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -39,11 +39,11 @@ from schemas.events import (
     OrganizationRegistered,
     derived_id,
 )
+from schemas.fields import VIETNAM
 from schemas.organizations import OrganizationKind as Kind
 from schemas.reference import category as lookup_category
 from schemas.reference.text import fold, nfc, strip_diacritics
 
-VIETNAM = timezone(timedelta(hours=7))
 DEFAULT_START = datetime(2026, 12, 1, 8, 0, tzinfo=VIETNAM)
 DEFAULT_SCENARIO = "seed-article"
 

@@ -28,7 +28,11 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodyLimit, RequestContext, install_admission
 from services.gateway.publisher import EventPublisher, Publisher
 from services.gateway.ratelimit import RateLimiter
+from services.gateway.routers import agendas as agenda_routes
 from services.gateway.routers import demands, matches, offers, operations, organizations, sessions
+from services.gateway.routers import meetings as meeting_routes
+from services.gateway.routers import outcomes as outcome_routes
+from services.gateway.routers import reports as report_routes
 from services.monitor import routes as monitor_routes
 from services.monitor.logins import forget_expired
 from services.monitor.service import Monitor
@@ -90,6 +94,10 @@ def create_app(settings: Settings | None = None, *, publisher: Publisher | None 
     docs.install(app)
     for module in (offers, demands, matches, sessions, organizations, operations):
         app.include_router(module.router)
+    app.include_router(meeting_routes.router)  # B2B meetings, their agendas and outcomes
+    app.include_router(outcome_routes.router)
+    app.include_router(agenda_routes.router)
+    app.include_router(report_routes.router)
     app.include_router(monitor_routes.router)
     static = StaticFiles(directory=monitor_routes.STATIC)
     app.mount("/monitor/static", static, name="monitor-static")

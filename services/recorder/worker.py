@@ -36,6 +36,7 @@ from services.common.shutdown import STOP
 from services.common.store import connect, database, ensure_indexes
 from services.common.topics import ensure_topics
 from services.recorder.documents import Write, writes_for
+from services.recorder.programme import settle
 
 log = logging.getLogger("ketnoi.recorder")
 
@@ -45,6 +46,7 @@ async def write(store: AsyncDatabase, event: AnyEvent) -> None:
     that must not be overwritten, wins)."""
     for item in writes_for(event):
         await _guarded(store[item.collection], item)
+    await settle(store, event)  # what both parties agree on, from the statements stored
 
 
 async def _guarded(collection: Any, item: Write) -> None:
