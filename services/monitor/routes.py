@@ -11,10 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, quote
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from services.gateway.keys import Caller, Role, hash_key
 from services.gateway.problems import ApiProblem, indefinite
+from services.gateway.routers import agendas, reports
 from services.gateway.security import PAGE_POLICY, same_origin
 from services.monitor import views
 from services.monitor.logins import COOKIE, close_login, open_login
@@ -247,6 +248,37 @@ async def session_page(session_id: str, request: Request) -> Response:
     return _page("monitor.html")
 
 
+@router.get("/sessions/{session_id}/report")
+async def report_page(
+    session_id: str,
+    request: Request,
+    format: Literal["html", "xlsx"] = "html",
+    lang: Literal["vi", "en"] = "vi",
+) -> Response:
+    """The session's report for the logged-in organizer: the printable page or the workbook,
+    the same as ``GET /v1/sessions/{id}/report`` (a browser cannot send the API key)."""
+    caller = await _page_caller(request)
+    if isinstance(caller, Response):
+        return caller
+    gateway = _monitor(request).gateway
+    return await reports.session_report(session_id, gateway, caller, format, lang)
+
+
+@router.get("/sessions/{session_id}/agenda")
+async def agenda_page(
+    session_id: str,
+    request: Request,
+    table: Annotated[int | None, Query(ge=1, le=500)] = None,
+    lang: Literal["vi", "en"] = "vi",
+) -> Response:
+    """Every table's agenda (or one table's) to print, as ``GET /v1/sessions/{id}/agenda``."""
+    caller = await _page_caller(request)
+    if isinstance(caller, Response):
+        return caller
+    gateway = _monitor(request).gateway
+    return await agendas.get_agenda(session_id, gateway, caller, None, table, lang)
+
+
 # -- data ------------------------------------------------------------------------------------
 
 
@@ -263,7 +295,10 @@ async def my_sessions(request: Request) -> dict[str, Any]:
     return {
         "organization": caller.org_id,
         "caught_up": monitor.feed.caught_up.is_set(),
-        "sessions": [{**views.session_info(b), "figures": views.figures(b)} for b in boards],
+        "sessions": [
+            {**views.session_info(b), "figures": views.figures(monitor.projection, b)}
+            for b in boards
+        ],
     }
 
 

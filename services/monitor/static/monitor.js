@@ -17,6 +17,8 @@ const TEXT = {
     "login.error.key": "Khóa không đúng hoặc đã bị thu hồi.",
     "login.error.role": "Khóa này không thuộc ban tổ chức: chỉ ban tổ chức và quản trị nền tảng được xem.",
     "logout": "Đăng xuất",
+    "report": "Báo cáo",
+    "agenda": "Lịch gặp",
     "sessions.title": "Các phiên kết nối của đơn vị",
     "sessions.name": "Phiên",
     "sessions.status": "Trạng thái",
@@ -106,6 +108,8 @@ const TEXT = {
     "login.error.key": "This key is wrong or revoked.",
     "login.error.role": "This is not an organizer key: only organizers and the platform admin may watch.",
     "logout": "Sign out",
+    "report": "Report",
+    "agenda": "Meetings",
     "sessions.title": "Your organization's sessions",
     "sessions.name": "Session",
     "sessions.status": "Status",
@@ -523,12 +527,22 @@ function setLive(mode) {
   node.textContent = t(`live.${mode}`);
 }
 
+function setPrintLinks(id) {
+  // The report and the agenda print from the gateway, in the language shown here.
+  const base = `/monitor/sessions/${encodeURIComponent(id)}`;
+  document.getElementById("report-link").href = `${base}/report?format=html&lang=${lang}`;
+  document.getElementById("xlsx-link").href = `${base}/report?format=xlsx&lang=${lang}`;
+  document.getElementById("agenda-link").href = `${base}/agenda?lang=${lang}`;
+}
+
 function sessionPage() {
   translatePage();
   let mode = "connecting";
   setLive(mode);
   setupLanguageSwitch(() => { setLive(mode); for (const tr of document.querySelectorAll("#feed tbody tr")) delete tr.dataset.key; render(); });
   const id = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop());
+  setPrintLinks(id);
+  document.getElementById("lang").addEventListener("click", () => setPrintLinks(id));
   const source = new EventSource(`/monitor/sessions/${encodeURIComponent(id)}/events`);
   source.addEventListener("open", () => { mode = "live"; setLive(mode); });
   source.addEventListener("error", () => {
