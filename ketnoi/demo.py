@@ -57,11 +57,21 @@ def run_demo(base: Settings, keep_running: bool = True) -> int:
                 http, "demands", demand_ids, services, lambda doc: bool(doc.get("match_status"))
             )
             matches = http.get("/v1/matches").json()["items"]
+            print("   both parties accept the first proposals ...")
+            confirmed = _confirm_some(http, settings, services, matches)
+            print("   meetings scheduled for them; both sides of the first state a contract ...")
+            meetings = _meet_and_agree(http, services, session_id, today)
         _print_results(offers, demands, matches)
+        print(f"\n== {len(confirmed)} match(es) confirmed by both parties / đã xác nhận, "
+              f"{len(meetings)} meeting(s) scheduled / cuộc gặp ==")  # fmt: skip
         organizer_key = _key(settings, demo_data.ORGANIZER, "organizer")
         print(f"\nLive monitor:      {settings.gateway_url}/monitor/sessions/{session_id}")
         print(f"  organizer key:   {organizer_key}")
         print(f"  (paste the key at {settings.gateway_url}/monitor/login)")
+        print(
+            f"Report (organizer key as Bearer): {settings.gateway_url}/v1/sessions/"
+            f"{session_id}/report?format=html  or  ketnoi report session {session_id}"
+        )
         print(f"Gateway API docs:  {settings.gateway_url}/docs")
         print(f"Matches (JSON):    {settings.gateway_url}/v1/matches")
         print(f"Logs:              {services.log_dir}")
@@ -135,6 +145,65 @@ def _post(http: httpx.Client, path: str, body: dict, params: dict | None = None)
     if response.status_code != 202:
         raise InfraError(f"POST {path} answered {response.status_code}: {response.text}")
     return response.json()["id"]
+
+
+def _confirm_some(
+    http: httpx.Client, settings: Settings, services: ServiceGroup, matches: list[dict]
+) -> list[str]:
+    """Both parties accept one proposal per demand (its largest), as a session's floor does: the
+    monitor then shows confirmed volume and value, not only proposals."""
+    chosen: dict[str, dict] = {}
+    for m in sorted(matches, key=lambda m: (-m["quantity_kg"], m["match_id"])):
+        chosen.setdefault(m["demand_id"], m)
+    keys: dict[tuple[str, str], str] = {}
+    for m in chosen.values():
+        for org_id, role in ((m["buyer_id"], "retailer"), (m["supplier_id"], "supplier")):
+            if (org_id, role) not in keys:
+                keys[org_id, role] = _key(settings, org_id, role)
+            party = {"Authorization": f"Bearer {keys[org_id, role]}"}
+            response = http.post(f"/v1/matches/{m['match_id']}/accept", headers=party)
+            if response.status_code != 202:
+                raise InfraError(f"accepting {m['match_id']} answered {response.status_code}: "
+                                 f"{response.text}")  # fmt: skip
+    ids = [m["match_id"] for m in chosen.values()]
+    _wait_recorded(http, "matches", ids, services, lambda doc: doc["status"] == "confirmed")
+    return ids
+
+
+def _meet_and_agree(
+    http: httpx.Client, services: ServiceGroup, session_id: str, today: date
+) -> list[dict]:
+    """A morning of 20-minute meetings at four tables; the first meeting ends in a contract
+    both sides state, so the report counts it as agreed."""
+    url = f"/v1/sessions/{session_id}"
+    response = http.put(f"{url}/meeting-plan", json=demo_data.meeting_plan(today))
+    if response.status_code != 202:
+        raise InfraError(f"PUT {url}/meeting-plan answered {response.status_code}: "
+                         f"{response.text}")  # fmt: skip
+    _wait_until(services, "meeting plan recorded",
+                lambda: bool(http.get(f"{url}/meeting-plan").json().get("slots")))  # fmt: skip
+    run = http.post(f"{url}/meetings:schedule")
+    if run.status_code != 202:
+        raise InfraError(f"scheduling answered {run.status_code}: {run.text}")
+    placed = run.json()["placed"] + run.json()["kept"]
+    meetings: list[dict] = []
+
+    def scheduled() -> bool:
+        meetings[:] = http.get(f"{url}/meetings", params={"limit": 200}).json()["items"]
+        return len(meetings) >= placed
+
+    _wait_until(services, "meetings recorded", scheduled)
+    with_matches = [m for m in meetings if m.get("match_ids")]
+    if with_matches:
+        first = min(with_matches, key=lambda m: (m["slot"], m["table"]))
+        match = http.get(f"/v1/matches/{first['match_ids'][0]}").json()
+        contract = demo_data.contract(match, today)
+        for party in ("buyer", "supplier"):
+            _post(http, f"/v1/meetings/{first['meeting_id']}/outcome", {**contract, "party": party})
+        outcome = f"/v1/meetings/{first['meeting_id']}/outcome"
+        _wait_until(services, "the contract agreed by both sides",
+                    lambda: bool(http.get(outcome).json().get("agreed")))  # fmt: skip
+    return meetings
 
 
 def _open_session(http: httpx.Client, services: ServiceGroup, today: date) -> str:

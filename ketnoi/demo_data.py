@@ -6,8 +6,13 @@ diacritics, with prefixes; quantities in tấn, tạ, yến and kg; prices per k
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
+
+from schemas.fields import VIETNAM
+from services.common.figures import value_vnd
+
+SLOT = timedelta(minutes=20)
 
 
 def _window(today: date, start: int, end: int) -> dict[str, str]:
@@ -114,4 +119,26 @@ def session(today: date) -> dict[str, Any]:
         "venue": "Trung tâm Hội nghị Thành phố",
         "invited_provinces": ["Kon Tum", "Sơn La", "Cao Bằng", "Bắc Giang", "Hưng Yên"],
         "organizer_id": ORGANIZER,
+    }
+
+
+def meeting_plan(today: date) -> dict[str, Any]:
+    """Four 20-minute slots from 09:00 (Vietnam time) on the session's first day, four tables."""
+    start = datetime.combine(today, time(9, 0), tzinfo=VIETNAM)
+    slots = [
+        {"start": (start + i * SLOT).isoformat(), "end": (start + (i + 1) * SLOT).isoformat()}
+        for i in range(4)
+    ]
+    return {"slots": slots, "tables": 4}
+
+
+def contract(match: dict[str, Any], today: date) -> dict[str, Any]:
+    """The contract a confirmed match becomes: its quantity at its price, delivered next month."""
+    kg = int(match["quantity_kg"])
+    value = value_vnd(kg, match["unit_price_vnd"], match["price_unit"])
+    return {
+        "kind": "contract",
+        "volume": {"amount": str(kg), "unit": "kg"},
+        "value_vnd": value,
+        "delivery": _window(today, 7, 37),
     }

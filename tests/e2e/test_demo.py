@@ -44,6 +44,8 @@ def _snapshot(url: str, key: str) -> dict | None:
     answer = httpx.get(f"{url}/snapshot", headers={"Authorization": f"Bearer {key}"})
     if answer.status_code != 200 or answer.json()["figures"]["proposals"] < 6:
         return None
+    if answer.json()["figures"]["confirmed_kg"] <= 0:
+        return None
     return answer.json()
 
 
@@ -62,6 +64,15 @@ def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
         assert snapshot["session"]["name"].startswith("Hội nghị kết nối cung cầu")
         assert snapshot["figures"]["participants"] == {"buyer": 6, "supplier": 5}
         assert snapshot["figures"]["proposals"] == 6
+        # Both parties accepted one proposal per demand: confirmed volume and value, not 0.
+        assert snapshot["figures"]["confirmed_kg"] > 0 and snapshot["figures"]["value_vnd"] > 0
+        session_id = url.rstrip("/").rsplit("/", 1)[1]
+        report = httpx.get(f"http://127.0.0.1:{port}/v1/sessions/{session_id}/report",
+                           headers={"Authorization": f"Bearer {key}"}).json()  # fmt: skip
+        headline = {f["key"]: f["value"] for f in report["headline"]}
+        assert headline["meetings_held"] == 1 and headline["contracts"] == 1, report
+        # One figure, one definition: the report and the monitor give the same value.
+        assert headline["confirmed_vnd"] == snapshot["figures"]["value_vnd"], report
         os.killpg(demo.pid, signal.SIGINT)  # what a terminal sends on Ctrl-C
         # Ctrl-C is how a running demo ends: exit 0, so `make demo` adds no "Error 130".
         assert demo.wait(60) == 0
@@ -78,6 +89,8 @@ def test_demo_shows_real_matches_and_ctrl_c_stops_everything(infra):
     assert re.search(r"sieu-thi-hai-phong-3 wants 1,000 kg coffee: 0 kg .*certification", output)
     # Prices in the unit people write, with its diacritics (the event carries the code "ta").
     assert "VND/tạ" in output and "VND/ta," not in output
+    assert re.search(r"== [1-9]\d* match\(es\) confirmed by both parties .*, [1-9]\d* meeting",
+                     output), output  # fmt: skip
     assert "Traceback" not in output
     stopped = [line for line in lines if line.startswith("stopped ")]
     assert len(stopped) == 1, output

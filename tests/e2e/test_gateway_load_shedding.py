@@ -122,28 +122,37 @@ async def test_a_full_gateway_answers_503_with_retry_after_at_once_and_recovers(
     good = {"Authorization": f"Bearer {issue_key(supplier, 'supplier')}"}
     publisher = HeldPublisher(hold=True)
     async with in_process(publisher, max_in_flight=2) as client:
-        assert (await client.get("/v1/offers", headers=good)).status_code == 200
-        held = [
-            asyncio.create_task(client.post("/v1/offers", json=_offer(supplier), headers=good))
-            for _ in range(2)
-        ]
-        await _until(lambda: publisher.holding == 2)
+        try:
+            await _fill_then_refuse(client, publisher, good, supplier)
+        finally:
+            publisher.release.set()  # a failed assertion must fail the test, not hang its exit
 
-        async with asyncio.timeout(30):  # without the limit it would wait for the release
-            refused = await client.post("/v1/offers", json=_offer(supplier), headers=good)
-        assert publisher.holding == 2, "the 503 came while the gateway was still full"
-        assert refused.status_code == 503
-        assert refused.headers["Retry-After"] == "1"
-        assert refused.headers["content-type"] == "application/problem+json"
-        assert refused.headers["x-content-type-options"] == "nosniff"  # headers wrap it too
-        problem = refused.json()
-        assert problem["type"] == "urn:ketnoi:problem:overloaded"
-        assert "(2 requests)" in problem["detail"] and "retry in 1 s" in problem["detail"]
-        assert (await client.get("/healthz")).status_code == 200  # never refused
-        assert len(publisher.published) == 0
 
-        publisher.release.set()
-        assert [(await answer).status_code for answer in held] == [202, 202]
-        after = await client.post("/v1/offers", json=_offer(supplier), headers=good)
-        assert after.status_code == 202, after.text
-        assert len(publisher.published) == 3
+async def _fill_then_refuse(
+    client: httpx.AsyncClient, publisher: HeldPublisher, good: dict[str, str], supplier: str
+) -> None:
+    assert (await client.get("/v1/offers", headers=good)).status_code == 200
+    held = [
+        asyncio.create_task(client.post("/v1/offers", json=_offer(supplier), headers=good))
+        for _ in range(2)
+    ]
+    await _until(lambda: publisher.holding == 2)
+
+    async with asyncio.timeout(30):  # without the limit it would wait for the release
+        refused = await client.post("/v1/offers", json=_offer(supplier), headers=good)
+    assert publisher.holding == 2, "the 503 came while the gateway was still full"
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.headers["x-content-type-options"] == "nosniff"  # headers wrap it too
+    problem = refused.json()
+    assert problem["type"] == "urn:ketnoi:problem:overloaded"
+    assert "(2 requests)" in problem["detail"] and "retry in 1 s" in problem["detail"]
+    assert (await client.get("/healthz")).status_code == 200  # never refused
+    assert len(publisher.published) == 0
+
+    publisher.release.set()
+    assert [(await answer).status_code for answer in held] == [202, 202]
+    after = await client.post("/v1/offers", json=_offer(supplier), headers=good)
+    assert after.status_code == 202, after.text
+    assert len(publisher.published) == 3
