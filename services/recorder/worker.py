@@ -36,6 +36,7 @@ from services.common.shutdown import STOP
 from services.common.store import connect, database, ensure_indexes
 from services.common.topics import ensure_topics
 from services.recorder.documents import Write, writes_for
+from services.recorder.match_sessions import placed
 from services.recorder.programme import settle
 
 log = logging.getLogger("ketnoi.recorder")
@@ -44,7 +45,7 @@ log = logging.getLogger("ketnoi.recorder")
 async def write(store: AsyncDatabase, event: AnyEvent) -> None:
     """Apply an event's writes; each is idempotent and guarded (a newer revision, or a value
     that must not be overwritten, wins)."""
-    for item in writes_for(event):
+    for item in await placed(store, event, writes_for(event)):
         await _guarded(store[item.collection], item)
     await settle(store, event)  # what both parties agree on, from the statements stored
 

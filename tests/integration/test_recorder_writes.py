@@ -74,3 +74,36 @@ def test_newer_revisions_win_in_any_order_and_guards_hold(infra: Settings):
     assert docs["revisionless"]["revision"] == 1 and docs["revisionless"]["status"] == "open"
     assert docs["filled"]["match_status"] == "filled"
     assert docs["new"]["match_status"] == "proposed"
+
+
+def test_a_proposal_is_recorded_in_its_demands_session_else_its_offers(infra: Settings):
+    """Whatever session its event carries (a tick's re-proposal carries none): the rule of
+    ``figures.match_session``, as the stats and the monitor count it."""
+
+    async def run() -> dict[str, str | None]:
+        client = connect(infra)
+        db = database(
+            client, infra.model_copy(update={"mongo_db": f"sessions_{uuid.uuid4().hex[:8]}"})
+        )
+        try:
+            await db.offers.insert_one({"_id": "o-1", "session_id": "s-offer"})
+            await db.demands.insert_many([
+                {"_id": "d-in", "session_id": "s-demand"},
+                {"_id": "d-out", "session_id": None},
+            ])  # fmt: skip
+            seen: dict[str, str | None] = {}
+            for demand_id, carried in (("d-in", None), ("d-out", "s-other"), ("d-new", "s-ev")):
+                event = _proposal(demand_id).model_copy(update={"session_id": carried})
+                await write(db, event)
+                stored = await db.matches.find_one({"_id": f"m-{demand_id}"})
+                seen[demand_id] = stored["session_id"]
+            return seen
+        finally:
+            await client.drop_database(db.name)
+            await client.close()
+
+    assert asyncio.run(run()) == {
+        "d-in": "s-demand",  # the demand's session wins
+        "d-out": "s-offer",  # a demand outside sessions: the offer's
+        "d-new": "s-ev",  # the demand not stored yet: the event's session stands
+    }
