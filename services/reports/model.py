@@ -55,7 +55,7 @@ __all__ = [
 def _headline(
     w: t.World, tables: dict[str, Table], deals: list[t.Deal], unmet: list
 ) -> list[Figure]:
-    provinces = {t.province(w.orgs.get(o)) for o in w.roles}
+    provinces = {t.province(w.orgs.get(o)) for o in w.roles} - {None, ""}
     confirmed = t.confirmed_matches(w)
 
     def deal_sum(kind: str | None, agreed: bool, what: str) -> int | float:
@@ -74,8 +74,20 @@ def _headline(
         f("organizations", "Đơn vị tham gia", "Organizations taking part", len(w.roles)),
         f("buyers", "Bên mua", "Buyers", sum("buyer" in r for r in w.roles.values())),
         f("suppliers", "Bên bán", "Suppliers", sum("supplier" in r for r in w.roles.values())),
-        f("offers", "Sản phẩm chào bán", "Products offered", len(w.session_offers)),
-        f("demands", "Nhu cầu mua", "Demands", len(w.session_demands)),
+        # Everything posted at the session, withdrawn or cancelled since included: what the
+        # session drew. /stats counts the orders still standing (figures.py), a different name.
+        f(
+            "offers",
+            "Chào bán đã đăng (kể cả đã rút)",
+            "Offers posted (incl. withdrawn)",
+            len(w.session_offers),
+        ),
+        f(
+            "demands",
+            "Nhu cầu đã đăng (kể cả đã hủy)",
+            "Demands posted (incl. cancelled)",
+            len(w.session_demands),
+        ),
         f(
             "meetings_held",
             "Cuộc gặp đã diễn ra",

@@ -159,8 +159,10 @@ def totals(
         elif i == 0:
             out.append(label)
         elif column.kind in NUMERIC:
-            total = sum(number(row[i]) for row in rows)
-            out.append(int(total) if column.kind in ("count", "vnd") else kg(total))
+            if column.kind in ("count", "vnd"):  # whole numbers summed exactly (no float)
+                out.append(sum(int(row[i]) for row in rows if isinstance(row[i], int | float)))
+            else:
+                out.append(kg(sum(number(row[i]) for row in rows)))
         else:
             out.append(None)
     return tuple(out)

@@ -125,8 +125,8 @@ def sessions_table(w: World) -> Table:
         _col("status", "Trạng thái", "Status"),
         _col("buyers", "Bên mua", "Buyers", "count"),
         _col("suppliers", "Bên bán", "Suppliers", "count"),
-        _col("offers", "Chào bán", "Offers", "count"),
-        _col("demands", "Nhu cầu", "Demands", "count"),
+        _col("offers", "Chào bán đã đăng", "Offers posted", "count"),
+        _col("demands", "Nhu cầu đã đăng", "Demands posted", "count"),
         _col("confirmed", "Kết nối đã chốt", "Confirmed matches", "count"),
         _col("confirmed_kg", "Khối lượng đã chốt (kg)", "Confirmed (kg)", "kg"),
         _col("value_vnd", "Giá trị đã chốt (VND)", "Confirmed value (VND)", "vnd"),
@@ -216,8 +216,8 @@ def organizations_table(w: World) -> Table:
         _col("province", "Tỉnh/thành", "Province"),
         _col("role", "Vai trò", "Role"),
         _col("sessions", "Số phiên", "Sessions", "count"),
-        _col("offers", "Chào bán", "Offers", "count"),
-        _col("demands", "Nhu cầu", "Demands", "count"),
+        _col("offers", "Chào bán đã đăng", "Offers posted", "count"),
+        _col("demands", "Nhu cầu đã đăng", "Demands posted", "count"),
         _col("sold_kg", "Đã chốt bán (kg)", "Sold, confirmed (kg)", "kg"),
         _col("bought_kg", "Đã chốt mua (kg)", "Bought, confirmed (kg)", "kg"),
     ]
@@ -341,11 +341,13 @@ def deals(w: World) -> list[Deal]:
     for outcome in w.docs.outcomes:
         if not w.in_scope(outcome):
             continue
+        meeting = meetings.get(outcome["_id"]) or {}
+        if meeting.get("status") == "cancelled":
+            continue  # cancellation is refused once stated; an older cancelled one counts not
         deal = facts.deal_of(outcome)
         if deal is None:
             continue
         kind, agreed, volume, value = deal
-        meeting = meetings.get(outcome["_id"]) or {}
         origin, category = _deal_place(w, outcome, meeting)
         deals.append(Deal(kind, agreed, volume, value, origin, category))
     return deals
@@ -389,7 +391,8 @@ def deals_table(
     by: Callable[[Deal], str | None],
     label: Callable[[str | None], Label],
 ) -> Table:
-    buckets: dict[str | None, list[float]] = defaultdict(lambda: [0.0] * 9)
+    # [count, kg, VND] for MoUs, contracts and one-sided claims; VND stays a whole number.
+    buckets: dict[str | None, list[float]] = defaultdict(lambda: [0, 0.0, 0] * 3)
     for deal in deals:
         slot = 6 if not deal.agreed else (0 if deal.kind == "mou" else 3)
         bucket = buckets[by(deal)]
@@ -422,7 +425,7 @@ def deliveries_table(w: World) -> Table:
         _col("claimed_kg", "Một bên khai (kg)", "Claimed (kg)", "kg"),
         _col("claimed_vnd", "Một bên khai (VND)", "Claimed value (VND)", "vnd"),
     ]
-    buckets: dict[str, list[float]] = {sid: [0.0] * 6 for sid in w.sessions}
+    buckets: dict[str, list[float]] = {sid: [0, 0.0, 0] * 2 for sid in w.sessions}
     for delivery in w.docs.deliveries:
         sid = delivery.get("session_id")
         found = facts.delivery_of(delivery)

@@ -336,3 +336,8 @@ def test_outcomes_agreed_by_both_or_claimed_by_one(scene: Scene, programme: dict
     partial = {k: v for k, v in contract.items() if k != "volume"}
     missing = scene.as_(b2).post(f"/v1/meetings/{both}/outcome", json=partial)
     assert missing.status_code == 422 and "volume" in missing.json()["detail"]
+
+    # A meeting with an outcome stated was held: cancelling it would move the report's
+    # figures after the fact (and book the pair a second meeting to state a deal on again).
+    held = scene.as_(s2).post(f"/v1/meetings/{both}/cancel")
+    assert held.status_code == 409 and "outcome" in held.json()["detail"], held.text

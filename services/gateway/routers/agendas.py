@@ -151,7 +151,11 @@ async def _meetings(gateway: Gateway, docs: list[dict[str, Any]]) -> list[agenda
 
 async def _topics(gateway: Gateway, docs: list[dict[str, Any]]) -> dict[str, tuple[str, ...]]:
     """What each meeting is about: the products of its confirmed matches, with their weight."""
-    wanted = {m: d["_id"] for d in docs for m in (d.get("match_ids") or [])[:TOPICS_PER_MEETING]}
+    # A rescheduled meeting names the same matches as the cancelled one: each of both gets them.
+    wanted: dict[str, list[str]] = {}
+    for d in docs:
+        for m in (d.get("match_ids") or [])[:TOPICS_PER_MEETING]:
+            wanted.setdefault(m, []).append(d["_id"])
     if not wanted:
         return {}
     matches = (
@@ -170,5 +174,6 @@ async def _topics(gateway: Gateway, docs: list[dict[str, Any]]) -> dict[str, tup
         product = (offers.get(match["offer_id"]) or {}).get("product") or {}
         name = product.get("name") or product.get("category") or match["offer_id"]
         kg = float(match.get("quantity_kg") or 0)
-        out.setdefault(wanted[match["_id"]], []).append(f"{name}: {kg:,.0f} kg")
+        for meeting_id in wanted[match["_id"]]:
+            out.setdefault(meeting_id, []).append(f"{name}: {kg:,.0f} kg")
     return {k: tuple(v) for k, v in out.items()}

@@ -29,7 +29,7 @@ from schemas.meetings import (
     MeetingPlan,
     MeetingRequestSubmission,
 )
-from services.common.store import MEETINGS
+from services.common.store import MEETINGS, OUTCOMES
 from services.gateway import programme as prog
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
@@ -457,6 +457,7 @@ async def cancel_meeting(
         doc, place = await prog.visible_meeting(gateway, caller, meeting_id)
         party = prog.acting_party(place, caller, body.party, "cancel it")
         prog.require_scheduled(doc, "cancel it")
+        await _require_not_held(gateway, place, doc)
         session_id, org_id = doc["session_id"], doc[f"{party}_id"]
         cancelled = MeetingCancelled(
             **_envelope(_derived_event("meeting.cancelled", meeting_id), caller, session_id),
@@ -474,6 +475,23 @@ async def cancel_meeting(
         return JSONResponse(answer.model_dump(mode="json"), status_code=202)
 
     return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+async def _require_not_held(gateway: Gateway, place: prog.Standing, doc: dict[str, Any]) -> None:
+    """A meeting whose outcome is stated was held, and a closed session's programme is its
+    record: cancelling either would move the report's figures after the fact."""
+    if place.session.get("status") == "closed":
+        raise ApiProblem(
+            409,
+            f"session {place.session['_id']!r} is closed: its meetings are its record",
+            errors=[FieldProblem(path="status", problem="closed", allowed=["scheduled", "open"])],
+        )
+    if await gateway.db[OUTCOMES].find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
+        raise ApiProblem(
+            409,
+            f"meeting {doc['_id']!r} has an outcome stated: it was held and cannot be "
+            "cancelled (state the outcome again to correct it)",
+        )
 
 
 async def _place_again(

@@ -16,16 +16,19 @@ from services.gateway import programme as prog
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
 from services.gateway.common import CHANGE_ERRORS, PathId, accepted, source
-from services.gateway.context import GatewayDep
+from services.gateway.context import Gateway, GatewayDep
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
-from services.gateway.problems import ApiProblem, documented
+from services.gateway.problems import ApiProblem, FieldProblem, documented
 from services.gateway.views import Accepted
 from services.programme.outcomes import PARTIES, agreement
 from services.recorder.programme import delivery_id
 
 router = APIRouter(prefix="/v1/meetings", tags=["meetings"], route_class=StrictJsonRoute)
 READ_ERRORS = documented(401, 404, 422, 429, 503)
-MAX_DELIVERIES_SHOWN = 200
+MAX_DELIVERIES = 200
+"""Deliveries stated against one meeting's contract: weekly for four years; more is a flood,
+and every one of them counts in the reports."""
+MAX_DELIVERIES_SHOWN = MAX_DELIVERIES
 
 
 class DeliveryView(BaseModel):
@@ -124,6 +127,7 @@ async def state_delivery(
                 f"against a contract (POST {_outcome_url(meeting_id)} first)",
             )
         delivery = body.statement()
+        await _require_room(gateway, meeting_id, delivery.delivery_ref)
         event = DeliveryStated(
             event_id=ids.event(), occurred_at=utcnow(), source=source(caller),
             session_id=doc["session_id"], meeting_id=meeting_id, buyer_id=doc["buyer_id"],
@@ -135,6 +139,21 @@ async def state_delivery(
                         _outcome_url(meeting_id))  # fmt: skip
 
     return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+async def _require_room(gateway: Gateway, meeting_id: str, delivery_ref: str) -> None:
+    """A new delivery reference beyond ``MAX_DELIVERIES`` is refused (the other side's
+    confirmation of a stated one, or a restatement, always passes)."""
+    if await gateway.db[DELIVERIES].find_one({"_id": delivery_id(meeting_id, delivery_ref)}):
+        return
+    if await gateway.db[DELIVERIES].count_documents({"meeting_id": meeting_id}) >= MAX_DELIVERIES:
+        raise ApiProblem(
+            409,
+            f"meeting {meeting_id!r} has {MAX_DELIVERIES} deliveries stated already: state "
+            "a delivery that sums several, or ask the organizer",
+            errors=[FieldProblem(path="delivery_ref", problem="too many deliveries",
+                                 allowed=[f"at most {MAX_DELIVERIES} per meeting"])],
+        )  # fmt: skip
 
 
 @router.get(
