@@ -318,9 +318,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cross", type=float, default=0.2, help="share of new orders that match")
     parser.add_argument("--repeat", type=int, default=3, help="timed passes; the best is shown")
     parser.add_argument("--candidate-limit", type=int, default=MatchConfig().candidate_limit)
+    parser.add_argument("--reasons-per-tick", type=int, default=MatchConfig().reasons_per_tick,
+                        help="waiting demands whose reason a tick judges again")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print only the rows, as JSON")
     args = parser.parse_args(argv)
-    config = MatchConfig(candidate_limit=args.candidate_limit)
+    config = MatchConfig(
+        candidate_limit=args.candidate_limit, reasons_per_tick=args.reasons_per_tick
+    )
     if args.json:
         rows = [measure(n, args.events, args.cross, args.repeat, config) for n in args.sizes]
         print(json.dumps(rows))
