@@ -18,7 +18,7 @@ from services.gateway.context import Gateway
 from services.gateway.keys import Caller
 from services.gateway.problems import ApiProblem, FieldProblem, documented
 from services.gateway.views import Accepted, decode_cursor, encode_cursor, public
-from services.recorder.documents import participant_id
+from services.recorder.writes import participant_id
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 PathId = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
@@ -184,3 +184,16 @@ async def session_for_order(
         )
     pool = session_id if session.get("scope") == "session" else None
     return Placement(session_id, pool)
+
+
+def require_session_status(
+    session: dict[str, Any], doing: str, allowed: tuple[str, ...] = ("scheduled", "open")
+) -> None:
+    """409 naming the session's status when it does not allow ``doing``."""
+    status = session.get("status")
+    if status not in allowed:
+        raise ApiProblem(
+            409,
+            f"session {session['_id']!r} is {status}: cannot {doing}",
+            errors=[FieldProblem(path="status", problem=str(status), allowed=list(allowed))],
+        )

@@ -22,7 +22,7 @@ from services.gateway.context import Gateway
 from services.gateway.keys import Caller, Role
 from services.gateway.problems import ApiProblem, FieldProblem
 from services.programme.scheduling import MeetingWish, Placement
-from services.recorder.documents import participant_id
+from services.recorder.writes import participant_id
 
 PARTY_OF_ROLE = {Role.RETAILER: Party.BUYER, Role.SUPPLIER: Party.SUPPLIER}
 MAX_MATCH_IDS = 200
@@ -66,16 +66,6 @@ async def participant(gateway: Gateway, session_id: str, org_id: str) -> dict[st
 def require_organizer(place: Standing, doing: str) -> None:
     if not place.organizer:
         raise ApiProblem(403, f"only the session's organizer can {doing}")
-
-
-def require_status(session: dict[str, Any], doing: str, allowed=("scheduled", "open")) -> None:
-    status = session.get("status")
-    if status not in allowed:
-        raise ApiProblem(
-            409,
-            f"session {session['_id']!r} is {status}: cannot {doing}",
-            errors=[FieldProblem(path="status", problem=str(status), allowed=list(allowed))],
-        )
 
 
 async def acting_participant(

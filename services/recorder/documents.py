@@ -11,7 +11,6 @@ counter kept here would count a redelivered event twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.events import (
@@ -36,37 +35,17 @@ from schemas.events import (
     SessionClosed,
     SessionCreated,
     SessionOpened,
-    derived_id,
 )
 from services.common.store import DEMANDS, MATCHES, OFFERS, ORGANIZATIONS, PARTICIPANTS, SESSIONS
 from services.recorder.programme import PROGRAMME_EVENTS, programme_writes
-
-
-@dataclass(frozen=True)
-class Write:
-    collection: str
-    doc_id: str
-    fields: dict[str, Any]
-    newer_than_stored: int | None = None
-    """Apply only if the stored document has a lower ``revision`` (or none)."""
-    unless: dict[str, Any] = field(default_factory=dict)
-    """Skip if the stored document already has any of these values."""
-
-
-def _meta(event: AnyEvent) -> dict[str, Any]:
-    return {
-        "last_event_id": str(event.event_id),
-        "occurred_at": event.occurred_at,
-        "source": event.source,
-        "session_id": event.session_id,
-    }
+from services.recorder.writes import Write, envelope_fields, participant_id
 
 
 def _match_meta(event: AnyEvent) -> dict[str, Any]:
     """A decision or an outcome keeps the match's session as its proposal recorded it: the
     event that caused an expiry (a market tick) or a release (another order's change) carries
     no session, or another one."""
-    meta = _meta(event)
+    meta = envelope_fields(event)
     del meta["session_id"]
     return meta
 
@@ -77,13 +56,8 @@ def _entity(model: Any, id_field: str) -> dict[str, Any]:
     return fields
 
 
-def participant_id(session_id: str, org_id: str) -> str:
-    """One document per organization and session: registering twice changes nothing."""
-    return derived_id("participant", session_id, org_id)
-
-
 def writes_for(event: AnyEvent) -> list[Write]:
-    meta = _meta(event)
+    meta = envelope_fields(event)
     match event:
         case OfferPublished() | OfferUpdated():
             offer = event.offer

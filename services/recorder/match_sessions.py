@@ -19,7 +19,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from schemas.events import AnyEvent, MatchProposed
 from services.common.figures import match_session
 from services.common.store import DEMANDS, MATCHES, OFFERS
-from services.recorder.documents import Write
+from services.recorder.writes import Write
 
 
 async def placed(store: AsyncDatabase, event: AnyEvent, writes: list[Write]) -> list[Write]:

@@ -14,8 +14,6 @@ on the same partition, in order, so the derived fields always follow the stateme
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from pymongo.asynchronous.database import AsyncDatabase
 
 from schemas.events import (
@@ -31,9 +29,7 @@ from schemas.events import (
 )
 from services.common.store import DELIVERIES, MEETINGS, OUTCOMES, PARTICIPANTS, SESSIONS
 from services.programme.outcomes import agreement, delivery_agreement
-
-if TYPE_CHECKING:
-    from services.recorder.documents import Write
+from services.recorder.writes import Write, envelope_fields, participant_id
 
 REQUESTED, SCHEDULED, CANCELLED = 1, 2, 3
 """A meeting's stages, in the order they may follow each other (``revision``)."""
@@ -67,21 +63,10 @@ def taken_seats(session_id: str, slot: int, table: int, buyer: str, supplier: st
     }
 
 
-def _meta(event: Envelope) -> dict[str, Any]:
-    return {
-        "last_event_id": str(event.event_id),
-        "occurred_at": event.occurred_at,
-        "source": event.source,
-        "session_id": event.session_id,
-    }
-
-
 def programme_writes(event: Envelope) -> list[Write]:
     """The writes of one programme event; ``documents.writes_for`` delegates here."""
-    # Imported here: documents imports this module to delegate to it.
-    from services.recorder.documents import Write, participant_id
 
-    meta = _meta(event)
+    meta = envelope_fields(event)
     match event:
         case MeetingPlanSet():
             plan = event.plan.model_dump(mode="json")

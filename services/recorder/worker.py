@@ -35,9 +35,10 @@ from services.common.outages import RETRY_SECONDS, Dependency
 from services.common.shutdown import STOP
 from services.common.store import connect, database, ensure_indexes
 from services.common.topics import ensure_topics
-from services.recorder.documents import Write, writes_for
+from services.recorder.documents import writes_for
 from services.recorder.match_sessions import placed
 from services.recorder.programme import settle
+from services.recorder.writes import Write
 
 log = logging.getLogger("ketnoi.recorder")
 

@@ -33,7 +33,16 @@ from services.common.store import MEETINGS, OUTCOMES
 from services.gateway import programme as prog
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
-from services.gateway.common import CHANGE_ERRORS, Cursor, Limit, PathId, accepted, page, source
+from services.gateway.common import (
+    CHANGE_ERRORS,
+    Cursor,
+    Limit,
+    PathId,
+    accepted,
+    page,
+    require_session_status,
+    source,
+)
 from services.gateway.context import Gateway, GatewayDep
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
 from services.gateway.keys import Caller
@@ -154,7 +163,7 @@ async def set_plan(
     async def write(ids: Ids) -> Response:
         place = await prog.standing(gateway, caller, session_id)
         prog.require_organizer(place, "set the meeting plan")
-        prog.require_status(place.session, "set its meeting plan")
+        require_session_status(place.session, "set its meeting plan")
         _within_dates(place.session, body)
         _keeps_scheduled(await prog.programme(gateway, session_id), body)
         event = PlanSet(**_envelope(ids, caller, session_id), plan=body)
@@ -247,7 +256,7 @@ async def set_availability(
     async def write(ids: Ids) -> Response:
         place = await prog.standing(gateway, caller, session_id)
         org_id, party = await prog.acting_participant(gateway, place, caller, body.org_id)
-        prog.require_status(place.session, "change availability")
+        require_session_status(place.session, "change availability")
         count = len(prog.plan_of(place.session, "say which slots you cannot do")["slots"])
         beyond = [s for s in body.unavailable_slots if s >= count]
         if beyond:
@@ -287,7 +296,7 @@ async def request_meeting(
     async def write(ids: Ids) -> Response:
         place = await prog.standing(gateway, caller, session_id)
         org_id, party = await prog.acting_participant(gateway, place, caller, body.org_id)
-        prog.require_status(place.session, "request meetings")
+        require_session_status(place.session, "request meetings")
         other = await prog.participant(gateway, session_id, body.with_org_id)
         if other is None or other.get("party") == party.value:
             wanted = "supplier" if party.value == "buyer" else "buyer"
@@ -339,7 +348,7 @@ async def schedule_meetings(
     async def write(ids: Ids) -> Response:
         place = await prog.standing(gateway, caller, session_id)
         prog.require_organizer(place, "schedule meetings")
-        prog.require_status(place.session, "schedule meetings")
+        require_session_status(place.session, "schedule meetings")
         plan = prog.plan_of(place.session, "schedule")
         found = await prog.programme(gateway, session_id)
         roster = await prog.members(gateway, session_id)
@@ -480,12 +489,7 @@ async def cancel_meeting(
 async def _require_not_held(gateway: Gateway, place: prog.Standing, doc: dict[str, Any]) -> None:
     """A meeting whose outcome is stated was held, and a closed session's programme is its
     record: cancelling either would move the report's figures after the fact."""
-    if place.session.get("status") == "closed":
-        raise ApiProblem(
-            409,
-            f"session {place.session['_id']!r} is closed: its meetings are its record",
-            errors=[FieldProblem(path="status", problem="closed", allowed=["scheduled", "open"])],
-        )
+    require_session_status(place.session, "cancel its meetings (they are its record)")
     if await gateway.db[OUTCOMES].find_one({"_id": doc["_id"]}, {"_id": 1}) is not None:
         raise ApiProblem(
             409,

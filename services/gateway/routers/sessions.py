@@ -32,6 +32,7 @@ from services.gateway.common import (
     PathId,
     accepted,
     page,
+    require_session_status,
     source,
 )
 from services.gateway.context import Gateway, GatewayDep
@@ -141,16 +142,6 @@ async def get_session(session_id: PathId, gateway: GatewayDep, caller: CallerDep
     return public(await _own_session(gateway, caller, session_id), "session_id")
 
 
-def _require_status(doc: dict[str, Any], allowed: tuple[str, ...], doing: str) -> None:
-    status = doc.get("status")
-    if status not in allowed:
-        raise ApiProblem(
-            409,
-            f"session {doc['_id']!r} is {status}: cannot {doing}",
-            errors=[FieldProblem(path="status", problem=str(status), allowed=list(allowed))],
-        )
-
-
 @router.post(
     "/{session_id}/participants",
     status_code=202,
@@ -169,7 +160,7 @@ async def register_participant(
 
     async def write(ids: Ids) -> Response:
         session = await _own_session(gateway, caller, session_id)
-        _require_status(session, ("scheduled", "open"), "register participants")
+        require_session_status(session, "register participants")
         await _check_participant(gateway, session, body)
         event = ParticipantRegistered(
             event_id=ids.event(),
@@ -263,7 +254,7 @@ async def _transition(
         }
         event: SessionOpened | SessionClosed
         if opening:
-            _require_status(doc, ("scheduled",), "open it")
+            require_session_status(doc, "open it", ("scheduled",))
             fields = {name: doc.get(name) for name in _SESSION_FIELDS}
             fields["scope"] = doc.get("scope") or "market"  # sessions from before scopes
             try:
@@ -272,7 +263,7 @@ async def _transition(
                 raise ApiProblem(409, f"session {session_id!r} is not fully recorded") from None
             event = SessionOpened(**envelope, session=session)
         else:
-            _require_status(doc, ("open",), "close it")
+            require_session_status(doc, "close it", ("open",))
             ending = await closing.pool_endings(gateway, doc, source(caller))
             if ending:  # first: a close that fails here leaves the session open, to retry
                 await gateway.publish(*ending)
