@@ -8,6 +8,7 @@ sessions, the admin every session, exactly as the API answers them.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from datetime import date, datetime
@@ -137,9 +138,12 @@ def run(args: argparse.Namespace) -> int:
                                        ("json", args.json)) if p is not None]  # fmt: skip
         headers = {"Authorization": f"Bearer {key}", "User-Agent": "ketnoi-report"}
         with httpx.Client(base_url=api, headers=headers, timeout=TIMEOUT_S) as client:
+            summary: bytes | None = None
             for form, target in wanted:
                 print(f"fetching the report of {what} ({form}) ...", file=sys.stderr)
                 body = fetch(client, path, query, form, args.lang, what).content
+                if form == "json":
+                    summary = body
                 try:
                     target.write_bytes(body)
                 except OSError as exc:
@@ -147,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
                                       "another file or folder", EXIT_USAGE) from None  # fmt: skip
                 print(f"wrote {target} ({len(body):,} bytes)", file=sys.stderr)
             # The headline figures always: what a saved file holds, seen at once.
-            _summary(fetch(client, path, query, "json", args.lang, what).json(), sys.stdout)
+            if summary is None:
+                summary = fetch(client, path, query, "json", args.lang, what).content
+            _summary(json.loads(summary), sys.stdout)
     except ReportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.code

@@ -13,14 +13,13 @@ times are shown as they are.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
 
 from schemas.fields import VIETNAM
+from services.common.printable import style_policy
 
 LANGS = ("vi", "en")
 
@@ -219,11 +218,7 @@ def tables_agenda(
 
 def policy() -> str:
     """The Content-Security-Policy of these pages: their own style block, nothing else."""
-    digest = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
-    return (
-        f"default-src 'none'; style-src 'sha256-{digest}'; base-uri 'none'; "
-        "form-action 'none'; frame-ancestors 'none'"
-    )
+    return style_policy(STYLE)
 
 
 # -- parts ----------------------------------------------------------------------------------
