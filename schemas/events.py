@@ -169,12 +169,22 @@ class MatchDeclined(_MarketEvent):
 
 
 class MarketTick(_MarketEvent):
-    """The market's clock: lets proposals expire when no other event arrives. Produced by the
-    matcher's ticker into the orders topic, so a replay sees the same time passing."""
+    """The market's clock: lets proposals expire when no other event arrives, and closes the
+    clearing rounds of `rounds` orders. Produced by the matcher's ticker (a round at each
+    boundary of its round interval) and by the gateway (an organizer closing a session's
+    round) into the orders topic, so a replay sees the same time passing and the same rounds."""
 
     TOPIC: ClassVar[str] = ORDERS
     type: Literal["market.tick"] = "market.tick"
     category: MarketCode
+    closes_round: bool = Field(
+        default=False,
+        description="true: clear the market's `rounds` orders now (every pool, or `round_pool`)",
+    )
+    round_pool: Identifier | None = Field(
+        default=None,
+        description="with closes_round: only this session-scoped session's pool is cleared",
+    )
 
     @property
     def market_key(self) -> str:

@@ -7,7 +7,7 @@ revision that orders its updates. Quantities compare in kg, prices per kg (see `
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -29,6 +29,14 @@ POOL_DESCRIPTION = (
     "the closed pool the order matches in: the id of its session when that session's scope is "
     "`session`, else null (the public market). Set by the gateway, never by the client; an "
     "offer and a demand are matched only when their pools are equal"
+)
+
+Clearing = Literal["instant", "rounds"]
+CLEARING_DESCRIPTION = (
+    "how the order is matched: `instant` = on arrival, first come first served; `rounds` = it "
+    "rests until its market's next clearing round, where every open order of its pool is "
+    "allocated at once for the most volume, then the best scores. Set by the gateway from the "
+    "session or market, never by the client; orders of different modes never match"
 )
 
 MAX_SHIPS_TO = 100
@@ -81,6 +89,7 @@ class Offer(OfferSubmission):
     offer_id: Identifier
     revision: Revision = 1
     pool: Identifier | None = Field(default=None, description=POOL_DESCRIPTION)
+    clearing: Clearing = Field(default="instant", description=CLEARING_DESCRIPTION)
 
     @property
     def quantity_kg(self) -> Decimal:
@@ -129,6 +138,7 @@ class Demand(DemandSubmission):
     demand_id: Identifier
     revision: Revision = 1
     pool: Identifier | None = Field(default=None, description=POOL_DESCRIPTION)
+    clearing: Clearing = Field(default="instant", description=CLEARING_DESCRIPTION)
 
     @property
     def quantity_kg(self) -> Decimal:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from schemas.fields import Contract, DateWindow, Identifier, ProvinceField, Text
 from schemas.matches import Party
+from schemas.orders import Clearing
 
 Scope = Literal["market", "session"]
 SCOPE_DESCRIPTION = (
@@ -15,6 +16,12 @@ SCOPE_DESCRIPTION = (
     "the public market, and they stay open there after the session closes; `session` = only "
     "with orders of this session, and closing the session withdraws its open offers and "
     "cancels its open demands (confirmed matches stay)"
+)
+SESSION_CLEARING_DESCRIPTION = (
+    "how a session-scoped session's orders are matched: `instant` (the default) = on arrival; "
+    "`rounds` = in clearing rounds, closed by the market's round interval or by the organizer "
+    "(`POST /v1/sessions/{id}/rounds`). Only with scope `session`: other sessions' orders match "
+    "in the public market, by the market's mode"
 )
 
 
@@ -34,6 +41,13 @@ class SessionSubmission(Contract):
         default=None, description="the organizing body; omitted = the caller's organization"
     )
     scope: Scope = Field(default="market", description=SCOPE_DESCRIPTION)
+    clearing: Clearing = Field(default="instant", description=SESSION_CLEARING_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _rounds_need_a_pool(self) -> Self:
+        if self.clearing == "rounds" and self.scope != "session":
+            raise ValueError("clearing 'rounds' needs scope 'session' (the session's own pool)")
+        return self
 
 
 class Session(Contract):
@@ -45,6 +59,7 @@ class Session(Contract):
     venue: Text | None = None
     invited_provinces: list[ProvinceField] = Field(default_factory=list, max_length=34)
     scope: Scope = Field(default="market", description=SCOPE_DESCRIPTION)
+    clearing: Clearing = Field(default="instant", description=SESSION_CLEARING_DESCRIPTION)
 
 
 class ParticipantSubmission(Contract):
