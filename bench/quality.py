@@ -1,10 +1,19 @@
 """Allocation quality: the engine's matched volume and score against the offline optimum.
 
-    python -m bench.quality [--seed 42] [--count 2000]
+    python -m bench.quality [--seed 42] [--count 2000] [--rounds-of 200 50]
 
 The engine (one ``MarketBook`` per market, no Kafka) runs over the scenario stream and over an
 adversarial order of the same orders (every offer first, then demands biggest first). Proposals
 count as accepted: nobody decides and ``proposal_ttl`` is ten years, so nothing expires.
+
+Each order runs in several modes. "instant": the stream as it is (first come, first served on
+arrival). The rounds modes set every order's ``clearing`` to "rounds" (nothing matches on
+arrival) and insert a ``MarketTick(closes_round=True)`` for every market of the stream: "one
+round" once after all orders (a trade-connection conference collecting ahead), "rounds of N"
+after every N orders of the stream and after the last. A tick's market time is the latest
+``occurred_at`` of the orders before it (the adversarial order is not in time order). Churn:
+``Released`` outcomes of the round ticks, per 1,000 events of the run; a tick carries no user's
+decline, withdrawal or update, so any proposal it releases was released by re-optimisation.
 
 The optimum sees all orders at once. Per market, a flow network source -> offer (capacity: the
 offered grams) -> demand (an edge only if the pair passes every hard constraint of the engine,
@@ -26,24 +35,28 @@ from __future__ import annotations
 
 import argparse
 import time
-from collections import defaultdict
+import uuid
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import networkx as nx
 
 from connectors.simulator import events as scenario_events
-from schemas.events import DemandPosted, OfferPublished
-from services.matcher.engine import MarketBook, MatchConfig, Proposed
+from schemas.events import DemandPosted, MarketTick, OfferPublished
+from services.matcher.engine import MarketBook, MatchConfig, Proposed, Released
 from services.matcher.engine.constraints import passes
 from services.matcher.engine.scoring import score
 from services.matcher.engine.terms import DemandTerms, OfferTerms
 
 NO_EXPIRY = MatchConfig(proposal_ttl=timedelta(days=3650))
 SOURCE, SINK = 0, 1  # integer nodes: int hashes do not vary between runs, so neither do flows
+ROUNDS_OF = (200, 50)
+"""Orders per round in the "rounds of N" modes (besides "one round" and "instant")."""
+TICKS = uuid.UUID("6b1c0f7e-16a0-4c4e-9d6e-726f756e6473")  # uuid5 namespace of the round ticks
 
 
 def grams(kg: Decimal) -> int:
@@ -173,17 +186,78 @@ def adversarial(stream: Sequence[Any]) -> list[Any]:
     return offers + demands
 
 
-def run_engine(stream: Iterable[Any], config: MatchConfig = NO_EXPIRY) -> list[Proposed]:
-    """Every proposal the engine makes over the stream (a fresh book per market)."""
+def as_rounds(event: OfferPublished | DemandPosted) -> OfferPublished | DemandPosted:
+    """The same new order, cleared in rounds."""
+    if isinstance(event, OfferPublished):
+        offer = event.offer.model_copy(update={"clearing": "rounds"})
+        return event.model_copy(update={"offer": offer})
+    if isinstance(event, DemandPosted):
+        demand = event.demand.model_copy(update={"clearing": "rounds"})
+        return event.model_copy(update={"demand": demand})
+    raise TypeError(f"quality streams hold new orders only, not {event.type}")
+
+
+def in_rounds(stream: Sequence[Any], every: int | None) -> list[Any]:
+    """The same orders cleared in rounds: each one's ``clearing`` set to "rounds", and a
+    round-closing tick for every market of the stream after every ``every`` orders and after
+    the last (``every`` None: once, after all of them)."""
+    markets = sorted({e.market_key for e in stream})
+    out: list[Any] = []
+    latest: datetime | None = None
+    since = 0  # orders since the last round
+
+    def close() -> None:
+        assert latest is not None
+        for m in markets:
+            tick_id = uuid.uuid5(TICKS, f"{len(out)}/{m}")
+            out.append(MarketTick(event_id=tick_id, occurred_at=latest, source="bench.quality",
+                                  category=m, closes_round=True))  # fmt: skip
+
+    for event in stream:
+        out.append(as_rounds(event))
+        latest = event.occurred_at if latest is None else max(latest, event.occurred_at)
+        since += 1
+        if every is not None and since == every:
+            close()
+            since = 0
+    if since:
+        close()
+    return out
+
+
+@dataclass
+class Replay:
+    """What one run of the engine over a stream did."""
+
+    proposed: list[Proposed] = field(default_factory=list)
+    events: int = 0
+    released: Counter[str] = field(default_factory=Counter)  # reason -> count, every event
+    released_by_rounds: int = 0  # Released outcomes of round ticks: re-optimisation's churn
+
+
+def replay(stream: Iterable[Any], config: MatchConfig = NO_EXPIRY) -> Replay:
+    """Run the engine over the stream (a fresh book per market) and keep what it did."""
     books: dict[str, MarketBook] = {}
-    proposed: list[Proposed] = []
+    done = Replay()
     for event in stream:
         market = event.market_key
         book = books.get(market)
         if book is None:
             book = books[market] = MarketBook(market, config)
-        proposed += [o for o in book.apply(event) if isinstance(o, Proposed)]
-    return proposed
+        done.events += 1
+        for o in book.apply(event):
+            if isinstance(o, Proposed):
+                done.proposed.append(o)
+            elif isinstance(o, Released):
+                done.released[o.reason] += 1
+                if isinstance(event, MarketTick):
+                    done.released_by_rounds += 1
+    return done
+
+
+def run_engine(stream: Iterable[Any], config: MatchConfig = NO_EXPIRY) -> list[Proposed]:
+    """Every proposal the engine makes over the stream (a fresh book per market)."""
+    return replay(stream, config).proposed
 
 
 @dataclass(frozen=True)
@@ -230,17 +304,39 @@ def evaluate(
     }
 
 
-def measure(seed: int = 42, count: int = 2000) -> dict[str, Any]:
-    """Both orders of one scenario stream, with the optimum computed once (order-free)."""
+def mode_name(every: int | None) -> str:
+    return "one round" if every is None else f"rounds of {every}"
+
+
+def measure(
+    seed: int = 42, count: int = 2000, rounds_of: Sequence[int] = ROUNDS_OF
+) -> dict[str, Any]:
+    """Both orders of one scenario stream in every mode, with the optimum computed once
+    (order-free). ``runs``: the instant mode's (as before modes); ``modes``: every mode's."""
     stream = list(scenario_events(seed=seed, count=count))
     t0 = time.perf_counter()
     problems = build_problems(stream)
     best = optimum(problems)
     solve_s = time.perf_counter() - t0
-    runs = {}
-    for name, order in (("scenario", stream), ("adversarial", adversarial(stream))):
-        proposed = run_engine(order)
-        runs[name] = evaluate(proposed, problems, best)
+    orders = {"scenario": stream, "adversarial": adversarial(stream)}
+    streams: dict[str, dict[str, list[Any]]] = {"instant": orders}
+    for every in (None, *rounds_of):
+        streams[mode_name(every)] = {n: in_rounds(o, every) for n, o in orders.items()}
+    modes: dict[str, dict[str, dict[str, Any]]] = {}
+    for mode, by_order in streams.items():
+        runs = modes[mode] = {}
+        for name, events in by_order.items():
+            t1 = time.perf_counter()
+            done = replay(events)
+            seconds = time.perf_counter() - t1
+            runs[name] = {
+                **evaluate(done.proposed, problems, best),
+                "events": done.events,
+                "engine_s": seconds,
+                "released": sum(done.released.values()),
+                "released_by_rounds": done.released_by_rounds,
+                "churn_per_1000": 1000 * done.released_by_rounds / done.events,
+            }
     return {
         "seed": seed,
         "count": count,
@@ -249,30 +345,43 @@ def measure(seed: int = 42, count: int = 2000) -> dict[str, Any]:
         "pairs": sum(len(p.weights) for p in problems.values()),
         "markets": len(problems),
         "solve_s": solve_s,
-        "runs": runs,
+        "runs": modes["instant"],
+        "modes": modes,
     }
+
+
+def render(result: dict[str, Any]) -> str:
+    """The table ``main`` prints: a row per mode and order."""
+    lines = [
+        f"seed {result['seed']}, {result['offers']} offers, {result['demands']} demands, "
+        f"{result['markets']} markets, {result['pairs']} feasible pairs "
+        f"(optimum solved in {result['solve_s']:.1f} s)",
+        f"{'mode':<14} {'order':<12} {'matched t':>10} {'max-flow t':>10} "
+        f"{'lot-feasible t':>14} {'volume share':>14} {'score':>7} {'score (as proposed)':>20} "
+        f"{'churn/1k':>8} {'engine s':>8}",
+    ]
+    for mode, runs in result["modes"].items():
+        for name, r in runs.items():
+            share = f"{r['volume_share']:.1%}-{r['volume_share_high']:.1%}"
+            lines.append(
+                f"{mode:<14} {name:<12} {r['volume_t']:>10.1f} {r['max_volume_t']:>10.1f} "
+                f"{r['lot_feasible_t']:>14.1f} {share:>14} {r['score_share']:>7.1%} "
+                f"{r['score_share_as_proposed']:>20.1%} {r['churn_per_1000']:>8.2f} "
+                f"{r['engine_s']:>8.2f}"
+            )
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--count", type=int, default=2000)
+    parser.add_argument("--rounds-of", type=int, nargs="*", default=list(ROUNDS_OF),
+                        help='orders per round of the "rounds of N" modes')  # fmt: skip
     args = parser.parse_args(argv)
-    result = measure(args.seed, args.count)
-    print(
-        f"seed {result['seed']}, {result['offers']} offers, {result['demands']} demands, "
-        f"{result['markets']} markets, {result['pairs']} feasible pairs "
-        f"(optimum solved in {result['solve_s']:.1f} s)"
-    )
-    print(f"{'order':<12} {'matched t':>10} {'max-flow t':>10} {'lot-feasible t':>14} "
-          f"{'volume share':>14} {'score':>7} {'score (as proposed)':>20}")  # fmt: skip
-    for name, r in result["runs"].items():
-        share = f"{r['volume_share']:.1%}-{r['volume_share_high']:.1%}"
-        print(
-            f"{name:<12} {r['volume_t']:>10.1f} {r['max_volume_t']:>10.1f} "
-            f"{r['lot_feasible_t']:>14.1f} {share:>14} {r['score_share']:>7.1%} "
-            f"{r['score_share_as_proposed']:>20.1%}"
-        )
+    result = measure(args.seed, args.count, args.rounds_of)
+    print(render(result))
+    print("churn/1k: proposals released by round ticks (re-optimisation) per 1,000 events")
     return result
 
 

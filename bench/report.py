@@ -166,6 +166,46 @@ def quality_rows(quality: dict[str, Any]) -> list[Row]:
         rows.append(Row(f"matched volume / optimum, scenario seeds {seeds}",
                         ", ".join(_share(r["runs"]["scenario"]) for r in others), "-",
                         None))  # fmt: skip
+    return rows + rounds_rows(quality)
+
+
+ROUNDS_VOLUME, ROUNDS_SCORE = 0.99, 0.97
+"""Issue 16: volume and score shares in adversarial order, on every seed of bench.quality."""
+
+
+def _modes(q: dict[str, Any]) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every mode's runs (results from before modes hold the instant runs only)."""
+    return q.get("modes") or {"instant": q["runs"]}
+
+
+def rounds_rows(quality: dict[str, Any]) -> list[Row]:
+    """Per clearing mode other than instant: volume / score shares on every seed, adversarial
+    order (the issue's target) and scenario order; then the churn of all rounds runs."""
+    every = [quality["headline"], *quality.get("seeds", [])]
+    seeds = ", ".join(str(q["seed"]) for q in every)
+    rows, events, released = [], 0, 0
+    for mode in [m for m in _modes(every[0]) if m != "instant"]:
+        for order in ("adversarial", "scenario"):
+            runs = [_modes(q)[mode][order] for q in every]
+            met = all(
+                r["volume_share"] >= ROUNDS_VOLUME and r["score_share"] >= ROUNDS_SCORE
+                for r in runs
+            )
+            rows.append(Row(
+                f"{mode}, {order} order, seeds {seeds}: volume / score share",
+                ", ".join(f"{_pct(r['volume_share'])} / {_pct(r['score_share'])}" for r in runs),
+                f">= {ROUNDS_VOLUME:.0%} / >= {ROUNDS_SCORE:.0%} every seed"
+                if order == "adversarial" else "-",
+                met if order == "adversarial" else None,
+            ))  # fmt: skip
+            events += sum(r["events"] for r in runs)
+            released += sum(r["released_by_rounds"] for r in runs)
+    if events:
+        rows.append(Row(
+            "proposals released by re-optimisation (round ticks), per 1,000 events",
+            f"{1000 * released / events:.2f} ({released:,} in {events:,} events of the rounds "
+            "runs)", "-", None,
+        ))  # fmt: skip
     return rows
 
 
@@ -256,19 +296,22 @@ def _e2e_section(e2e: dict[str, Any]) -> list[str]:
 
 def _quality_section(quality: dict[str, Any]) -> list[str]:
     lines = [
-        "| seed | orders (offers/demands) | feasible pairs | order | proposals | matched t | "
-        "max-flow t (relaxed) | lot-feasible t | volume share | score share | score share, "
-        "scores as proposed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| seed | orders (offers/demands) | feasible pairs | mode | order | proposals | "
+        "matched t | max-flow t (relaxed) | lot-feasible t | volume share | score share | "
+        "score share, scores as proposed | churn per 1,000 events |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for q in [quality["headline"], *quality.get("seeds", [])]:
-        for name, r in q["runs"].items():
-            lines.append(
-                f"| {q['seed']} | {q['offers']:,}/{q['demands']:,} | {q['pairs']:,} | {name} | "
-                f"{r['proposals']:,} | {r['volume_t']:,.1f} | {r['max_volume_t']:,.1f} | "
-                f"{r['lot_feasible_t']:,.1f} | {_share(r)} | {_pct(r['score_share'])} | "
-                f"{_pct(r['score_share_as_proposed'])} |"
-            )
+        for mode, runs in _modes(q).items():
+            for name, r in runs.items():
+                churn = r.get("churn_per_1000")
+                lines.append(
+                    f"| {q['seed']} | {q['offers']:,}/{q['demands']:,} | {q['pairs']:,} | "
+                    f"{mode} | {name} | {r['proposals']:,} | {r['volume_t']:,.1f} | "
+                    f"{r['max_volume_t']:,.1f} | {r['lot_feasible_t']:,.1f} | {_share(r)} | "
+                    f"{_pct(r['score_share'])} | {_pct(r['score_share_as_proposed'])} | "
+                    f"{'-' if churn is None else f'{churn:.2f}'} |"
+                )
     return lines
 
 
@@ -296,12 +339,13 @@ def diagnosis(results: dict[str, Any]) -> list[str]:
         )
     quality = results.get("quality")
     for q in [quality["headline"], *quality["seeds"]] if quality else []:
-        for name, run in q["runs"].items():
+        runs = [(mode, name, r) for mode, rs in _modes(q).items() for name, r in rs.items()]
+        for mode, name, run in runs:
             if run["outside_pairs"]:
                 out.append(
-                    f"- **Quality, seed {q['seed']}, {name}**: {run['outside_pairs']} proposals "
-                    "pair an offer and a demand that fail a hard constraint at their full "
-                    "quantities (the engine's rules and the optimum's disagree)."
+                    f"- **Quality, seed {q['seed']}, {mode}, {name}**: {run['outside_pairs']} "
+                    "proposals pair an offer and a demand that fail a hard constraint at their "
+                    "full quantities (the engine's rules and the optimum's disagree)."
                 )
     for key in ("e2e_no_expiry", "e2e"):
         e = results.get(key)
@@ -377,6 +421,13 @@ NOTES = """\
   engine's allocations with the same pair scores; "as proposed" uses the score in each proposal
   (its share criterion is computed on the quantity actually proposed). The optimum ignores
   arrival order; the adversarial run sends every offer first, then demands biggest first.
+- **Clearing modes** (issue 16): "instant" is the stream as it is (first come, first served).
+  The rounds modes set every order's `clearing` to "rounds" (nothing matches on arrival) and
+  insert a round-closing `MarketTick` for every market: "one round" once after all orders (a
+  trade-connection conference collecting ahead), "rounds of N" after every N orders of the
+  stream (and after the last), at the latest market time seen. The optimum is the same for all
+  modes. Churn counts `Released` outcomes of the round ticks (no user's decline, withdrawal or
+  update is in these streams, so any release there is a re-optimisation) per 1,000 events.
 - **Naive**: `bench/naive.py` keeps offers and demands in FerretDB (a database per pass,
   dropped after) and on every event queries the counterparts (category, grams left, price,
   dates, region in the query; the other hard rules with the engine's own `terms_fit` /
@@ -432,7 +483,8 @@ def document(results: dict[str, Any], rows: list[Row]) -> str:
         f"- {m['cores']} cores, {m['cpu']}, {m['memory']} memory, Linux {m['kernel']}",
         f"- Python {m['python']}, Apache Kafka {m['kafka']} (KRaft, one node), FerretDB "
         f"{m['ferretdb']} (SQLite)",
-        f"- Matching engine in the bench's own process (quality, naive baseline): {m['engine']} "
+        f"- Matching engine in the bench's own process (quality, clearing round, naive "
+        f"baseline): {m['engine']} "
         "build; the end-to-end worker runs the same (`KETNOI_ENGINE`)",
         f"- 1-minute load average before -> after each benchmark: {_load(results)}",
         "",

@@ -15,13 +15,18 @@ from bench.quality import (
     build_problems,
     evaluate,
     grams,
+    in_rounds,
     lot_feasible_volume,
     max_score,
     max_volume,
+    measure,
     optimum,
+    replay,
     run_engine,
 )
+from connectors.simulator import events as scenario_events
 from schemas import events as ev
+from services.matcher.engine.terms import DemandTerms, OfferTerms
 from tests.factories import demand, offer
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
@@ -135,3 +140,62 @@ def test_smallest_lots_come_from_the_engine_terms():
         ("A", "whole"): 4_000_000,
         ("A", "any"): 2_000_000,
     }
+
+
+def test_rounds_streams_close_a_round_per_market_every_n_orders_at_the_latest_time():
+    orders = stream(offer("o1", "5"), demand("d1", "3"), offer("o2", "5", category="coffee"),
+                    demand("d2", "4"), demand("d3", "2"))  # fmt: skip
+    backwards = [orders[3], orders[0], orders[4], orders[1], orders[2]]
+    events = in_rounds(backwards, 2)
+    kinds = [e.type for e in events]
+    order, tick = "order", "market.tick"
+    assert [tick if k == tick else order for k in kinds] == [
+        order, order, tick, tick, order, order, tick, tick, order, tick, tick
+    ]  # fmt: skip
+    ticks = [e for e in events if isinstance(e, ev.MarketTick)]
+    assert all(t.closes_round for t in ticks)
+    assert [t.category for t in ticks[:2]] == ["coffee", "fresh-fruit"]
+    assert [t.occurred_at for t in ticks[::2]] == [orders[3].occurred_at, orders[4].occurred_at,
+                                                   orders[4].occurred_at]  # fmt: skip
+    assert len({t.event_id for t in ticks}) == len(ticks)
+    placed = [e for e in events if not isinstance(e, ev.MarketTick)]
+    assert all((e.offer if hasattr(e, "offer") else e.demand).clearing == "rounds" for e in placed)
+    assert len(in_rounds(backwards, None)) == 5 + 2  # one round: a tick per market at the end
+
+
+def test_rounds_runs_of_the_quality_bench_are_feasible_and_not_vacuous():
+    orders = list(scenario_events(seed=42, count=160))
+    offers = {e.offer.offer_id: OfferTerms.from_offer(e.offer)
+              for e in orders if isinstance(e, ev.OfferPublished)}  # fmt: skip
+    demands = {e.demand.demand_id: DemandTerms.from_demand(e.demand)
+               for e in orders if isinstance(e, ev.DemandPosted)}  # fmt: skip
+    for every in (None, 40):
+        for arrival in (orders, adversarial(orders)):
+            done = replay(in_rounds(arrival, every))
+            assert done.proposed, "a round that proposes nothing tests nothing"
+            sold: dict[str, Decimal] = {}
+            bought: dict[str, Decimal] = {}
+            for m in done.proposed:
+                o, d = offers[m.offer_id], demands[m.demand_id]
+                assert m.quantity_kg >= (o.min_order_kg or 0)
+                assert m.quantity_kg >= (d.min_lot_kg or 0)
+                assert d.accepts_partial or m.quantity_kg == d.quantity_kg
+                sold[m.offer_id] = sold.get(m.offer_id, Decimal(0)) + m.quantity_kg
+                bought[m.demand_id] = bought.get(m.demand_id, Decimal(0)) + m.quantity_kg
+            assert all(kg <= offers[oid].quantity_kg for oid, kg in sold.items())
+            assert all(kg <= demands[did].quantity_kg for did, kg in bought.items())
+            assert done.released_by_rounds == 0 and not done.released
+
+    result = measure(seed=42, count=160, rounds_of=(40,))
+    assert list(result["modes"]) == ["instant", "one round", "rounds of 40"]
+    assert result["runs"] is result["modes"]["instant"]
+    for runs in result["modes"].values():
+        assert set(runs) == {"scenario", "adversarial"}
+        for r in runs.values():
+            assert r["outside_pairs"] == 0
+            assert r["volume_t"] > 0 and r["volume_share"] <= 1  # the relaxed max-flow bounds it
+            assert 0 < r["score_share"] <= 1
+            assert r["churn_per_1000"] == 0
+    markets = result["markets"]
+    assert result["modes"]["rounds of 40"]["scenario"]["events"] == 160 + 4 * markets
+    assert result["modes"]["one round"]["adversarial"]["events"] == 160 + markets
