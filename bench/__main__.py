@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench import clearing as clearing_bench
 from bench import connectors as connectors_bench
 from bench import core_throughput, e2e, naive, quality, report
 from bench import gateway as gateway_bench
@@ -29,7 +30,9 @@ ENGINES = ("python", "compiled")  # the source first, then the mypyc build (KETN
 QUALITY_SEED, QUALITY_COUNT, QUALITY_OTHER_SEEDS = 42, 2000, (7, 11)
 NAIVE_COUNT, NAIVE_REPEAT = 500, 3
 E2E_PRELOAD, NO_EXPIRY_HOURS = 10_000, 87_600.0
-BENCHMARKS = ("quality", "core", "naive", "e2e", "gateway", "monitor", "connectors", "meetings")
+CLEARING_ORDERS, CLEARING_REPEAT = 10_000, 5
+BENCHMARKS = ("quality", "clearing", "core", "naive", "e2e", "gateway", "monitor", "connectors",
+              "meetings")  # fmt: skip
 CONNECTOR_ROWS, CONNECTOR_CHANGED = 50_000, 0.01
 MONITOR_VIEWERS = ("1", "50", "100", "200", "400")
 
@@ -44,7 +47,9 @@ COMMANDS = [
     f"KETNOI_ENGINE=compiled python -m bench.core_throughput --events {CORE_EVENTS} "
     f"--repeat {CORE_REPEAT}   # prints the best pass; KETNOI_ENGINE=python for the source",
     f"python -m bench.quality --seed {QUALITY_SEED} --count {QUALITY_COUNT}"
-    f"   # and --seed {' / '.join(map(str, QUALITY_OTHER_SEEDS))}",
+    f"   # and --seed {' / '.join(map(str, QUALITY_OTHER_SEEDS))}; every clearing mode",
+    f"python -m bench.clearing --orders {CLEARING_ORDERS} --repeat {CLEARING_REPEAT}"
+    "   # one clearing round's time (KETNOI_ENGINE picks the build)",
     f"python -m bench.naive --count {NAIVE_COUNT} --repeat {NAIVE_REPEAT}",
     f"python -m bench.e2e --preload {E2E_PRELOAD} --ttl-hours {NO_EXPIRY_HOURS:g}",
     f"python -m bench.e2e --preload {E2E_PRELOAD} --throughput-only   # default 24 h TTL",
@@ -155,6 +160,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         if "quality" not in args.skip:
             results["quality"] = timed("quality", load, run_quality)
+        if "clearing" not in args.skip:
+            results["clearing"] = timed("clearing", load, lambda: clearing_bench.measure(
+                CLEARING_ORDERS, CLEARING_REPEAT))  # fmt: skip
         if "core" not in args.skip:
             results["core"] = timed("core", load, run_core)
         if "naive" not in args.skip:
@@ -188,6 +196,11 @@ def main(argv: list[str] | None = None) -> None:
     results["date"] = started_at.strftime("%Y-%m-%d %H:%M UTC")
     results["seconds"] = time.monotonic() - t0
     rows = report.summary(results) + _gateway_rows(results.get("gateway"))
+    wait = None
+    if "clearing" in results:
+        clear = results["clearing"]
+        wait = clearing_bench.latency(clear, settings.round_seconds, settings.match_tick_seconds)
+        rows += clearing_bench.rows(clear, wait, results.get("e2e_no_expiry"))
     if "connectors" in results:
         rows += connectors_bench.rows(results["connectors"])
     if "monitor" in results:
@@ -200,6 +213,7 @@ def main(argv: list[str] | None = None) -> None:
     monitor_text = monitor_bench.section(results["monitor"]) if "monitor" in results else ""
     args.out.write_text(
         report.document(results, rows)
+        + (clearing_bench.section(results["clearing"], wait) if "clearing" in results else "")
         + _gateway_section(results)
         + monitor_text
         + (connectors_bench.section(results["connectors"]) if "connectors" in results else "")
