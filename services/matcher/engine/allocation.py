@@ -41,7 +41,9 @@ def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
     if not d.active or open_kg <= 0 or run.left <= 0:
         return
     scorer = Scorer(d.terms, open_kg, book.suppliers)
-    ranked = _candidates(book, d, open_kg, scorer)
+    config = book.config
+    ranked = candidates(book, d, open_kg, scorer, config.scan_limit, config.candidate_limit,
+                        config.enough_candidates)  # fmt: skip
     ranked.sort()  # (-score, price, seq): seq is unique, so the offer itself never compares
     dt = d.terms
     for _, _, _, o in ranked:
@@ -55,17 +57,23 @@ def fill_demand(book: MarketBook, run: Run, d: DemandState) -> None:
         book.propose(run, o, d, q, points, breakdown)
 
 
-def _candidates(
-    book: MarketBook, d: DemandState, open_kg: Decimal, scorer: Scorer
+def candidates(
+    book: MarketBook,
+    d: DemandState,
+    open_kg: Decimal,
+    scorer: Scorer,
+    scan_limit: int,
+    limit: int,
+    enough: int,
 ) -> list[tuple[float, Decimal, int, OfferState]]:
     """Offers passing every hard constraint, cheapest first, until there is enough choice
-    (see MatchConfig.enough_candidates), ``candidate_limit`` pass or ``scan_limit`` were
-    examined; each with its ranking key."""
+    (``enough`` offers covering the open quantity ``enough_cover`` times, see MatchConfig),
+    ``limit`` pass or ``scan_limit`` were examined; each with its ranking key (minus its
+    unrounded score at min(available, open), price per kg, arrival seq)."""
     config, dt, did = book.config, d.terms, d.demand_id
     index, pairs = book.offer_index, book.pairs
     by_seq = index.by_seq
-    scan_limit, limit = config.scan_limit, config.candidate_limit
-    enough, cover_needed = config.enough_candidates, open_kg * config.enough_cover
+    cover_needed = open_kg * config.enough_cover
     cover = Decimal(0)
     start, end = dt.window_start, dt.window_end
     ranked: list[tuple[float, Decimal, int, OfferState]] = []

@@ -34,6 +34,7 @@ from schemas.matches import Party
 from schemas.orders import Demand, Offer
 
 from .allocation import Run, fill_demand, place_offer
+from .clearing import clear_rounds
 from .config import MatchConfig
 from .constraints import failures
 from .diagnosis import unmatched_reason
@@ -59,7 +60,7 @@ from .records import (
     SupplierRecord,
 )
 from .scoring import reason
-from .terms import DemandTerms, OfferTerms
+from .terms import ROUNDS, DemandTerms, OfferTerms
 
 META = "meta"
 
@@ -272,8 +273,9 @@ class MarketBook:
             return
         if not o.active or offer.revision <= o.terms.revision:
             return
-        if offer.pool != o.terms.pool:  # an order keeps its first pool (the gateway does too)
-            offer = offer.model_copy(update={"pool": o.terms.pool})
+        first = _first_lane(o.terms.record, o.terms.rounds)
+        if (offer.pool, offer.clearing) != first:  # it keeps its first pool and mode (so
+            offer = offer.model_copy(update={"pool": first[0], "clearing": first[1]})  # gateway)
         o.terms = OfferTerms.from_offer(offer)
         self._offers_changed()
         wanted = o.terms.quantity_kg
@@ -316,8 +318,9 @@ class MarketBook:
             return
         if not d.active or demand.revision <= d.terms.revision:
             return
-        if demand.pool != d.terms.pool:  # its waiting tree is its first pool's
-            demand = demand.model_copy(update={"pool": d.terms.pool})
+        first = _first_lane(d.terms.record, d.terms.rounds)
+        if (demand.pool, demand.clearing) != first:  # its waiting tree is its first lane's
+            demand = demand.model_copy(update={"pool": first[0], "clearing": first[1]})
         d.terms = DemandTerms.from_demand(demand)
         wanted = d.terms.quantity_kg
         returned = []
@@ -378,9 +381,13 @@ class MarketBook:
         self._settle(run, [d], [o])
 
     def _on_market_tick(self, event: MarketTick, run: Run) -> None:
-        """Time passes (``apply`` already expired what was due), and stale reasons are judged
-        again: the tick is an event in the log, so a replay judges the same demands. Only a
-        tick later than the last one does: a tick delivered twice changes nothing."""
+        """Time passes (``apply`` already expired what was due), a clearing round closes when
+        the tick says so, and stale reasons are judged again: the tick is an event in the log,
+        so a replay clears and judges the same. Only a tick later than the last one judges
+        reasons; a round tick delivered twice clears what the first left open (often
+        nothing), which a replay repeats alike."""
+        if event.closes_round:  # every tick that says so: a round never waits for the clock
+            clear_rounds(self, run, event.round_pool)
         if self._ticked is not None and event.occurred_at <= self._ticked:
             return
         self._ticked = event.occurred_at
@@ -457,11 +464,13 @@ class MarketBook:
         if len(demands) > 1:
             demands = sorted({d.demand_id: d for d in demands}.values(), key=_by_seq)
         for d in demands:
-            fill_demand(self, run, d)
+            if not d.terms.rounds:  # a rounds order waits for its round (clearing.py)
+                fill_demand(self, run, d)
         if len(offers) > 1:
             offers = sorted({o.offer_id: o for o in offers}.values(), key=_by_seq)
         for o in offers:
-            place_offer(self, run, o)
+            if not o.terms.rounds:
+                place_offer(self, run, o)
 
     def _expire(self, run: Run) -> None:
         heap, now = self._expiry, run.now
@@ -580,6 +589,11 @@ class _Meta:
 
     def to_record(self) -> dict[str, Any]:
         return self.book._meta_record()
+
+
+def _first_lane(record: dict[str, Any], rounds: bool) -> tuple[str | None, str]:
+    """(pool, clearing) an order was first seen with: an update cannot move it."""
+    return record.get("pool"), ROUNDS if rounds else "instant"
 
 
 def _by_seq(item: OfferState | DemandState) -> int:

@@ -28,12 +28,20 @@ class MatchConfig:
     """Waiting demands whose unmatched reason one MarketTick judges again at most (those whose
     reason predates the book's last offer-side change, stalest first); the rest wait for the
     next tick, so a deep book's tick stays bounded."""
+    round_candidates: int = 64
+    """Arcs per demand in a clearing round at most: its cheapest offers passing every rule."""
+    round_scan: int = 512
+    """Offers examined per demand when a round builds its arcs (passing or not)."""
+    round_repairs: int = 3
+    """Times a round closes lot-breaking arcs and solves again; what still breaks is dropped."""
 
     def __post_init__(self) -> None:
         if self.proposal_ttl <= timedelta(0):
             raise ValueError("proposal_ttl must be positive")
         names = ("candidate_limit", "max_proposals_per_event", "scan_limit", "enough_candidates",
-                 "enough_cover", "reasons_per_tick")  # fmt: skip
+                 "enough_cover", "reasons_per_tick", "round_candidates", "round_scan")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        if self.round_repairs < 0:
+            raise ValueError("round_repairs must not be negative")

@@ -37,7 +37,7 @@ def unmatched_reason(book: MarketBook, d: DemandState) -> str:
     others = total - mine
     if mine == 0:
         if others:
-            return _outside(pool, others, total)
+            return _outside(dt.record.get("pool"), others, total, dt.rounds)
         if book.active_offers == 0:
             return "no open offer in this market"
         return "quantity: every offer in this market is already reserved or confirmed"
@@ -66,8 +66,13 @@ def unmatched_reason(book: MarketBook, d: DemandState) -> str:
         if count > best:
             best_name, best = name, count
     if best == 0:
+        if dt.rounds:
+            return "round: offers that fit are allocated at the market's next clearing round"
         return "limit: offers that fit were left to a later event by the per-event limits"
-    among = "open offers" if pool is None else "open offers of this session"
+    session = dt.record.get("pool")  # the lane's session (pool is the lane, see terms.lane)
+    among = "open offers" if session is None else "open offers of this session"
+    if dt.rounds:
+        among = f"{among} cleared in rounds"
     if best_name == "price":
         text = f"price: {best} of {mine} {among} {_FAILING['price']}"
     elif best_name == "region":
@@ -79,13 +84,22 @@ def unmatched_reason(book: MarketBook, d: DemandState) -> str:
             f"{_FAILING[best_name]}"
         )
     if others:
-        elsewhere = "in session-scoped sessions" if pool is None else "outside this session"
+        if dt.rounds:
+            elsewhere = "matched on arrival or in other pools"
+        else:
+            elsewhere = "in session-scoped sessions" if pool is None else "outside this session"
         text += f" ({others} more open offers are {elsewhere} and never match it)"
     return text
 
 
-def _outside(pool: str | None, others: int, total: int) -> str:
-    """Every open offer of the market is in another pool: scope is what keeps it open."""
+def _outside(pool: str | None, others: int, total: int, rounds: bool) -> str:
+    """Every open offer of the market is in another pool: scope (or the clearing mode) is
+    what keeps it open."""
+    if rounds:
+        return (
+            f"session: none of the {total} open offers in this market is cleared in rounds "
+            "with it; offers matched on arrival never meet orders cleared in rounds"
+        )
     if pool is None:
         return (
             f"session: {others} of {total} open offers in this market belong to a "

@@ -306,6 +306,17 @@ class WaitingDemands:
         tree = self._of(d.terms.pool)
         return tree.span(d) if tree is not None and d in tree else None
 
+    def lanes(self) -> list[str]:
+        """The closed pools (and lanes) holding active demands, sorted."""
+        return sorted(self._pools)
+
+    def open_in(self, pool: str | None) -> list[DemandState]:
+        """Active demands of ``pool`` with open quantity, oldest first."""
+        tree = self._of(pool)
+        if tree is None:
+            return []
+        return [d for d in tree.keys() if d.open_kg > 0 and not d.filled]  # noqa: SIM118
+
     @staticmethod
     def _value(d: DemandState) -> float:
         return d.terms.ceiling_f if d.active and d.open_kg > 0 else NEG

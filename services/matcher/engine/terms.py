@@ -77,6 +77,17 @@ def _kg(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+ROUNDS = "rounds"
+
+
+def lane(pool: str | None, clearing: str) -> str | None:
+    """The pool an order pairs in, as the engine files it: its session's (or the market's,
+    None) for instant orders, and a lane of its own for orders cleared in rounds, so instant
+    matching never sees them and a round never takes an instant order (ids never contain
+    "/", so a lane never equals a session's id)."""
+    return pool if clearing != ROUNDS else f"{pool or ''}/{ROUNDS}"
+
+
 @dataclass(frozen=True, slots=True)
 class OfferTerms:
     supplier_id: str
@@ -100,7 +111,9 @@ class OfferTerms:
     stars: int
     stars_until: int | None  # ordinal of the day the rating lapses
     certifications: frozenset[str]
-    pool: str | None  # the closed pool (a session-scoped session's id); None = the market
+    pool: str | None  # the lane: the closed pool (a session-scoped session's id; None = the
+    # market), apart per clearing mode (see ``lane``); the session's own id is record["pool"]
+    rounds: bool  # cleared in rounds (clearing.py), never on arrival
     record: dict[str, Any] = field(compare=False, repr=False)
 
     @classmethod
@@ -143,6 +156,8 @@ class OfferTerms:
         }
         if offer.pool is not None:  # records of the public market stay as they always were
             record["pool"] = offer.pool
+        if offer.clearing != "instant":  # so do those of instant orders
+            record["clearing"] = offer.clearing
         return cls(
             supplier_id=record["supplier"],
             revision=record["revision"],
@@ -165,7 +180,8 @@ class OfferTerms:
             stars=record["stars"],
             stars_until=until,
             certifications=frozenset(certifications),
-            pool=offer.pool,
+            pool=lane(offer.pool, offer.clearing),
+            rounds=offer.clearing == ROUNDS,
             record=record,
         )
 
@@ -195,7 +211,8 @@ class OfferTerms:
             stars=r["stars"],
             stars_until=None if r["stars_until"] is None else _day(r["stars_until"]),
             certifications=frozenset(r["certifications"]),
-            pool=r.get("pool"),  # records from before pools have none: the market
+            pool=lane(r.get("pool"), r.get("clearing", "instant")),  # pre-pool records: market
+            rounds=r.get("clearing") == ROUNDS,
             record=r,
         )
 
@@ -221,7 +238,8 @@ class DemandTerms:
     min_stars: int
     required_certifications: frozenset[str]
     excluded_suppliers: frozenset[str]
-    pool: str | None  # as OfferTerms.pool: only offers of the same pool may fill it
+    pool: str | None  # as OfferTerms.pool: only offers of the same lane may fill it
+    rounds: bool
     record: dict[str, Any] = field(compare=False, repr=False)
 
     @classmethod
@@ -254,6 +272,8 @@ class DemandTerms:
         }
         if demand.pool is not None:
             record["pool"] = demand.pool
+        if demand.clearing != "instant":
+            record["clearing"] = demand.clearing
         return cls(
             buyer_id=record["buyer"],
             revision=record["revision"],
@@ -274,7 +294,8 @@ class DemandTerms:
             min_stars=record["min_stars"],
             required_certifications=frozenset(required),
             excluded_suppliers=frozenset(excluded),
-            pool=demand.pool,
+            pool=lane(demand.pool, demand.clearing),
+            rounds=demand.clearing == ROUNDS,
             record=record,
         )
 
@@ -302,6 +323,7 @@ class DemandTerms:
             min_stars=r["min_stars"],
             required_certifications=frozenset(r["required_certifications"]),
             excluded_suppliers=frozenset(r["excluded_suppliers"]),
-            pool=r.get("pool"),
+            pool=lane(r.get("pool"), r.get("clearing", "instant")),
+            rounds=r.get("clearing") == ROUNDS,
             record=r,
         )

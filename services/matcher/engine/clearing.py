@@ -1,0 +1,273 @@
+"""Clearing rounds: every open order of a rounds lane allocated at once, for the most volume,
+then the best scores.
+
+First come, first served lets arrival order decide how many tonnes are sold: a big demand
+arriving first takes the offer a later, pickier demand needed. A round sees every open order
+of its lane (a market's or a session's ``rounds`` orders) and solves the allocation as a
+transport problem: offers supply their available grams, demands take their open grams, an arc
+joins each pair that passes every hard constraint at its full quantity, and a min-cost flow
+(OR-Tools' ``SimpleMinCostFlow``, maximum flow at minimum cost, cost = minus the pair's score)
+moves the most grams, and among the allocations that do, the highest score x kg.
+
+A flow knows nothing of lots: it may give a pair less than its minimum order or minimum lot,
+or split a demand that takes whole fills only. Such arcs are repaired: for each demand fed
+below its rules, its smallest offending arc is closed and the flow solved again, a bounded
+number of times (``MatchConfig.round_repairs``); what still offends after that is dropped, so
+every proposal passes the same rules as an instant one. The result is then compared with the
+first-come allocation over the same arcs (demands in arrival order, each taking its best
+candidates), and the better of the two by (volume, score) is proposed, topped up greedily
+with what is left: a round is never worse than instant matching of the same book.
+
+Deterministic: arcs are built in arrival order and the solver is deterministic for the same
+input, so a replay, or a book restored from its records, clears the same. Proposals that
+nobody accepted yet are not re-optimised (no churn): a round allocates open quantities only.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
+
+from ortools.graph.python import min_cost_flow  # type: ignore[import-untyped]
+
+from .allocation import Run, candidates
+from .constraints import lot_fits
+from .records import DemandState, OfferState
+from .scoring import Scorer
+from .terms import ROUNDS, lane
+
+if TYPE_CHECKING:
+    from .book import MarketBook
+
+GRAMS = Decimal(1000)
+ROUND_SUFFIX = "/" + ROUNDS
+
+
+def clear_rounds(book: MarketBook, run: Run, pool: str | None) -> None:
+    """Close the round of ``pool``'s rounds lane (a session-scoped session), or of every
+    rounds lane of the market when ``pool`` is None, lanes in sorted order."""
+    if pool is None:
+        lanes: list[str | None] = [p for p in book.waiting.lanes() if p.endswith(ROUND_SUFFIX)]
+    else:
+        lanes = [lane(pool, ROUNDS)]
+    for name in lanes:
+        clear_lane(book, run, name)
+
+
+class Round:
+    """One lane's transport problem, in grams: offers and demands by index, arcs as lists."""
+
+    __slots__ = ("arcs_of", "caps", "demands", "heads", "need", "offers", "scorers",
+                 "supply", "tails", "weights")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.offers: list[OfferState] = []
+        self.demands: list[DemandState] = []
+        self.supply: list[int] = []  # available grams per offer
+        self.need: list[int] = []  # open grams per demand
+        self.scorers: list[Scorer] = []  # per demand, on its open quantity before the round
+        self.tails: list[int] = []  # arc -> offer index
+        self.heads: list[int] = []  # arc -> demand index
+        self.caps: list[int] = []  # arc -> grams it may carry (the pair's full quantity)
+        self.weights: list[int] = []  # arc -> score x 100 at that quantity
+        self.arcs_of: list[list[int]] = []  # demand -> its arcs, best first (greedy's order)
+
+
+def clear_lane(book: MarketBook, run: Run, pool: str | None) -> None:
+    """Allocate the open quantities of one lane and propose the result."""
+    demands = book.waiting.open_in(pool)
+    if not demands or book.offer_index.pool_size(pool) == 0:
+        return
+    problem = build(book, demands, pool)
+    if not problem.tails:
+        return
+    flows = best_allocation(problem, book.config.round_repairs)
+    _propose(book, run, problem, flows)
+
+
+def build(book: MarketBook, demands: list[DemandState], pool: str | None) -> Round:
+    """Arcs for every demand: the offers of its lane passing every rule at the pair's full
+    quantity, among the first ``round_scan`` its province, ceiling and dates select (cheapest
+    first, the offer index's order), the ``round_candidates`` best scored of them."""
+    limit, scan = book.config.round_candidates, book.config.round_scan
+    r = Round()
+    node: dict[int, int] = {}  # offer seq -> its index
+    for d in demands:
+        open_kg = d.open_kg
+        need = _grams(open_kg)
+        if need <= 0:
+            continue
+        scorer = Scorer(d.terms, open_kg, book.suppliers)
+        ranked = [
+            (-round(-minus_rank * 100), price, seq, o)
+            for minus_rank, price, seq, o in candidates(book, d, open_kg, scorer, scan, scan, scan)
+        ]
+        if not ranked:
+            continue
+        ranked.sort(key=_ranking)
+        j = len(r.demands)
+        r.demands.append(d)
+        r.need.append(need)
+        r.scorers.append(scorer)
+        arcs: list[int] = []
+        for minus_weight, _, seq, o in ranked[:limit]:
+            available = o.available_kg
+            cap = _grams(available if available <= open_kg else open_kg)
+            if cap <= 0:
+                continue  # less than a gram: nothing a round can allocate
+            i = node.get(seq)
+            if i is None:
+                i = node[seq] = len(r.offers)
+                r.offers.append(o)
+                r.supply.append(_grams(o.available_kg))
+            arcs.append(len(r.tails))
+            r.tails.append(i)
+            r.heads.append(j)
+            r.caps.append(cap)
+            r.weights.append(-minus_weight)
+        r.arcs_of.append(arcs)
+    return r
+
+
+def _ranking(item: tuple[int, Decimal, int, OfferState]) -> tuple[int, Decimal, int]:
+    """Best score first; ties: cheaper per kg, then the earlier offer (seqs are unique)."""
+    return item[0], item[1], item[2]
+
+
+def best_allocation(r: Round, repairs: int) -> list[int]:
+    """Grams per arc: the optimised flow (lots repaired) or the first-come allocation,
+    whichever moves more grams (then more score x grams), topped up with what is left."""
+    optimised = _top_up(r, optimal_flow(r, repairs))
+    greedy = _top_up(r, [0] * len(r.tails))
+    return optimised if value(r, optimised) >= value(r, greedy) else greedy
+
+
+def value(r: Round, flows: list[int]) -> tuple[int, int]:
+    """(grams allocated, sum of weight x grams): the round's objective, volume first."""
+    weights = r.weights
+    return sum(flows), sum(f * weights[a] for a, f in enumerate(flows) if f)
+
+
+def optimal_flow(r: Round, repairs: int, force: bool = True) -> list[int]:
+    """Maximum flow at minimum cost, then lot repair (see the module doc); all zero if the
+    solver cannot solve it (the first-come allocation then wins).
+
+    Repair, per demand fed below its lot rules: its largest offending arc is forced up to the
+    smallest lot it may carry (a lower bound, committed out of both sides' grams) when both
+    sides still have it, else its smallest offending arc is closed; then the flow is solved
+    again. Forcing keeps the grams a closed arc would lose; ``force=False`` only closes."""
+    solver = min_cost_flow.SimpleMinCostFlow()
+    n_offers, arcs = len(r.offers), len(r.tails)
+    tails, heads_of = r.tails, r.heads
+    heads = [n_offers + j for j in heads_of]
+    costs = [-w for w in r.weights]
+    solver.add_arcs_with_capacity_and_unit_cost(tails, heads, r.caps, costs)
+    supply, need = list(r.supply), list(r.need)  # what is left after forced lots
+    forced: dict[int, int] = {}  # arc -> grams committed below the solver
+    every = list(range(arcs))
+    for attempt in range(repairs + 1):
+        for i, grams in enumerate(supply):
+            solver.set_node_supply(i, grams)
+        for j, grams in enumerate(need):
+            solver.set_node_supply(n_offers + j, -grams)
+        if solver.solve_max_flow_with_min_cost() != solver.OPTIMAL:
+            return [0] * arcs
+        flows = [int(f) for f in solver.flows(every)]
+        for a, grams in forced.items():
+            flows[a] += grams
+        offending = _offending(r, flows)
+        if not offending:
+            return flows
+        if attempt == repairs:
+            for arcs_of_demand in offending.values():
+                for a in arcs_of_demand:
+                    flows[a] = 0
+            return flows
+        for j, arcs_of_demand in offending.items():
+            largest = max(arcs_of_demand, key=lambda a: (flows[a], -a))
+            i = tails[largest]
+            lot = _smallest_lot(r, largest) - forced.get(largest, 0)
+            kept = -1
+            if force and 0 < lot <= min(supply[i], need[j]):
+                forced[largest] = forced.get(largest, 0) + lot
+                supply[i] -= lot
+                need[j] -= lot
+                solver.set_arc_capacity(largest, r.caps[largest] - forced[largest])
+                kept = largest
+            for a in arcs_of_demand:  # the demand's other offending arcs close at once
+                if a != kept and a not in forced:  # a forced lot is never taken back
+                    solver.set_arc_capacity(a, 0)
+    return [0] * arcs  # not reached: the loop returns on its last attempt
+
+
+def _smallest_lot(r: Round, a: int) -> int:
+    """Fewest grams arc ``a`` may carry: the demand's whole open quantity if it takes whole
+    fills only, else the larger of the offer's minimum order and the demand's minimum lot."""
+    ot, dt = r.offers[r.tails[a]].terms, r.demands[r.heads[a]].terms
+    if not dt.accepts_partial:
+        return r.need[r.heads[a]]
+    floors = [_grams(kg) for kg in (ot.min_order_kg, dt.min_lot_kg) if kg is not None]
+    return max(floors, default=1)
+
+
+def _offending(r: Round, flows: list[int]) -> dict[int, list[int]]:
+    """Demand -> its arcs whose grams break a lot rule (minimum order or lot, whole fill)."""
+    offending: dict[int, list[int]] = {}
+    tails, heads, offers, demands, need = r.tails, r.heads, r.offers, r.demands, r.need
+    for a, f in enumerate(flows):
+        if not f:
+            continue
+        j = heads[a]
+        q, open_kg = Decimal(f) / GRAMS, Decimal(need[j]) / GRAMS
+        if not lot_fits(offers[tails[a]].terms, demands[j].terms, q, open_kg):
+            offending.setdefault(j, []).append(a)
+    return offending
+
+
+def _top_up(r: Round, flows: list[int]) -> list[int]:
+    """First come, first served over what ``flows`` leaves: demands in arrival order take
+    their best unused arcs, each as much as the lot rules allow (``fill_demand``'s rule)."""
+    flows = list(flows)
+    supply_left = list(r.supply)
+    need_left = list(r.need)
+    for a, f in enumerate(flows):
+        if f:
+            supply_left[r.tails[a]] -= f
+            need_left[r.heads[a]] -= f
+    offers, demands = r.offers, r.demands
+    for j, arcs in enumerate(r.arcs_of):
+        dt = demands[j].terms
+        for a in arcs:
+            left = need_left[j]
+            if left <= 0:
+                break
+            i = r.tails[a]
+            grams = min(supply_left[i], left, r.caps[a])
+            if grams <= 0 or flows[a]:
+                continue
+            if not lot_fits(offers[i].terms, dt, Decimal(grams) / GRAMS, Decimal(left) / GRAMS):
+                continue
+            flows[a] = grams
+            supply_left[i] -= grams
+            need_left[j] -= grams
+    return flows
+
+
+def _propose(book: MarketBook, run: Run, r: Round, flows: list[int]) -> None:
+    """Propose each allocated arc: demands in arrival order, each its best arcs first."""
+    run.left += sum(1 for f in flows if f)  # a round is not one event's flood: it is the point
+    offers, demands, tails = r.offers, r.demands, r.tails
+    for j, arcs in enumerate(r.arcs_of):
+        d, scorer = demands[j], r.scorers[j]
+        for a in arcs:
+            f = flows[a]
+            if f:
+                o = offers[tails[a]]
+                q = Decimal(f) / GRAMS
+                points, breakdown = scorer.score(o.terms, q)
+                book.propose(run, o, d, q, points, breakdown)
+
+
+def _grams(kg: Decimal) -> int:
+    """Whole grams, rounded down: a round never allocates a fraction it does not have."""
+    return int((kg * GRAMS).to_integral_value(rounding=ROUND_FLOOR))
