@@ -33,7 +33,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
     """The environment that makes a child process see exactly these settings."""
     env = dict(os.environ)
     for name, value in settings.model_dump().items():
-        env[f"KETNOI_{name.upper()}"] = str(value)
+        text = ",".join(value) if isinstance(value, tuple) else str(value)  # round_markets
+        env[f"KETNOI_{name.upper()}"] = text
     return env
 
 

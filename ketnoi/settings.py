@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     """How far an orders event's occurred_at may be from its Kafka timestamp (else dead-lettered:
     a market's clock must not jump); 0 turns the check off (a benchmark replaying a recorded
     stream at its own pace)."""
+    round_markets: Annotated[tuple[str, ...], NoDecode] = ()
+    """Public markets (category codes, comma-separated: ``coffee,honey``) whose new offers and
+    demands clear in rounds instead of first come, first served (the gateway stamps them)."""
+    round_seconds: float = Field(default=300.0, gt=0, allow_inf_nan=False)
+    """The matcher closes a round of every market at each multiple of this many seconds (UTC
+    epoch), checked on its tick: in effect every max(round_seconds, match_tick_seconds)."""
     # -- gateway: limits, retries and clients (see services/gateway/) --
     api_key: str = ""
     """Key a client of the gateway (the simulator, scripts) sends; empty = none."""
@@ -80,6 +86,32 @@ class Settings(BaseSettings):
     """Open monitor event streams per API key (its logins included): 429 beyond it."""
     monitor_max_streams: int = Field(default=2000, gt=0)
     """Open monitor event streams in this gateway process: 503 beyond it."""
+
+    @field_validator("round_markets", mode="before")
+    @classmethod
+    def _known_markets(cls, value: Any) -> tuple[str, ...]:
+        """Codes (or names: ``cà phê`` is ``coffee``) of the taxonomy, each once, in order."""
+        from schemas.reference.taxonomy import category  # only when some are given
+
+        items = value.split(",") if isinstance(value, str) else list(value)
+        codes: list[str] = []
+        for item in items:
+            text = str(item).strip()
+            if not text:
+                continue
+            try:
+                code = category(text).code
+            except ValueError as exc:
+                hint = next(iter(getattr(exc, "suggestions", None) or []), None)
+                guess = f" (did you mean {hint!r}?)" if hint else ""
+                known = ", ".join(getattr(exc, "allowed", None) or [])
+                raise ValueError(
+                    f"KETNOI_ROUND_MARKETS: {text!r} is not a market{guess}; "
+                    f"give category codes separated by commas, from: {known}"
+                ) from None
+            if code not in codes:
+                codes.append(code)
+        return tuple(codes)
 
     @property
     def kafka_port(self) -> int:
