@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from schemas.events import Envelope
 from schemas.fields import Text
+from schemas.orders import Clearing
 from schemas.reference.taxonomy import category as lookup_category
 from services.common.store import PARTICIPANTS, SESSIONS
 from services.gateway.context import Gateway
@@ -147,12 +149,36 @@ def category_code(value: str | None, path: str = "query.category") -> str | None
 
 
 @dataclass(frozen=True, slots=True)
+class Lane:
+    """Where an order matches: its pool (None: the public market) and its clearing mode
+    (``instant``: on arrival; ``rounds``: at its market's or session's next round)."""
+
+    pool: str | None = None
+    clearing: Clearing = "instant"
+
+    @classmethod
+    def kept(cls, stored: dict[str, Any]) -> Lane:
+        """An update's: the stored order's own (an order never changes its pool or mode)."""
+        return cls(stored.get("pool"), stored.get("clearing") or "instant")
+
+
+@dataclass(frozen=True, slots=True)
 class Placement:
-    """Where a new offer or demand goes: the session it joins (None: none) and the closed pool
-    it matches in (the session's id when its scope is "session"; None: the public market)."""
+    """Where a new offer or demand goes: the session it joins (None: none), the closed pool
+    it matches in (the session's id when its scope is "session"; None: the public market) and
+    that pool's clearing mode (a session-scoped session's own)."""
 
     session_id: str | None = None
     pool: str | None = None
+    pool_clearing: Clearing = "instant"
+
+    def lane(self, category: str, round_markets: Collection[str]) -> Lane:
+        """A new order of ``category`` placed here: in its session's pool, by the session's
+        mode; in the public market, ``rounds`` when its market is one of ``round_markets``
+        (``KETNOI_ROUND_MARKETS``)."""
+        if self.pool is not None:
+            return Lane(self.pool, self.pool_clearing)
+        return Lane(None, "rounds" if category in round_markets else "instant")
 
 
 async def session_for_order(
@@ -163,7 +189,8 @@ async def session_for_order(
     in."""
     if session_id is None:
         return Placement()
-    session = await gateway.db[SESSIONS].find_one({"_id": session_id}, {"status": 1, "scope": 1})
+    fields = {"status": 1, "scope": 1, "clearing": 1}
+    session = await gateway.db[SESSIONS].find_one({"_id": session_id}, fields)
     if session is None:
         problem = FieldProblem(path="query.session_id", problem="no such session")
         raise ApiProblem(422, f"session {session_id!r} does not exist", errors=[problem])
@@ -182,8 +209,9 @@ async def session_for_order(
             f"{party_id!r} is not registered as a {party} of session "
             f"{session_id!r}; ask its organizer",
         )
-    pool = session_id if session.get("scope") == "session" else None
-    return Placement(session_id, pool)
+    if session.get("scope") != "session":
+        return Placement(session_id)
+    return Placement(session_id, session_id, session.get("clearing") or "instant")
 
 
 def require_session_status(

@@ -46,6 +46,9 @@ SESSION: dict[str, Any] = {
     "invited_provinces": ["Quảng Ngãi", "Cao Bằng", "Sơn La"],
 }
 
+SESSION_IN_ROUNDS: dict[str, Any] = {**SESSION, "scope": "session", "clearing": "rounds"}
+"""A session whose orders match only each other, in clearing rounds (POST .../rounds)."""
+
 PARTICIPANT: dict[str, Any] = {"org_id": "htx-dak-ha", "party": "supplier"}
 
 ORGANIZATION: dict[str, Any] = {

@@ -21,6 +21,10 @@ RESERVED = "kg held by its matches awaiting the parties (proposed, or accepted b
 CONFIRMED = "kg of its matches both parties accepted"
 OPEN = "quantity - reserved - confirmed (at least 0; 0 once withdrawn or cancelled)"
 STATE = "open, partly_matched, reserved, filled, withdrawn or cancelled"
+CLEARING = (
+    "instant (matched on arrival, first come first served) or rounds (waits for its market's "
+    "or session's next clearing round); set by the gateway from the session or market"
+)
 
 
 class Accepted(BaseModel):
@@ -56,6 +60,7 @@ class OfferView(_View):
     confirmed_kg: float = Field(default=0.0, description=CONFIRMED)
     open_kg: float = Field(default=0.0, description=OPEN)
     state: str | None = Field(default=None, description=STATE)
+    clearing: str = Field(default="instant", description=CLEARING)
 
 
 class DemandView(_View):
@@ -78,6 +83,7 @@ class DemandView(_View):
     unmatched_reason: str | None = Field(
         default=None, description="why the matcher found nothing for the open kg (while open)"
     )
+    clearing: str = Field(default="instant", description=CLEARING)
 
 
 class MatchView(_View):
@@ -112,6 +118,40 @@ class SessionView(_View):
         description="market (orders match market-wide, stay open after the close) or session "
         "(orders match only each other; closing withdraws and cancels those still open)",
     )
+    clearing: str = Field(
+        default="instant",
+        description="instant (orders match on arrival) or rounds (a session-scoped session "
+        "whose orders wait for clearing rounds: POST /v1/sessions/{id}/rounds closes one); "
+        "chosen at creation, never changed",
+    )
+
+
+class RoundsClosed(BaseModel):
+    """A clearing round of a session is on its way to the matcher, one per market."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "session_id": "3f1c2b9e-5d7a-5e0b-9c41-2a7d8e6f1b30",
+                    "markets": ["coffee", "honey"],
+                    "event_ids": [
+                        "6b0f3c8e-2a4d-5b7e-8f19-0c2d4e6a8b1c",
+                        "9d2e4f6a-1b3c-5d7e-8a9b-0c1d2e3f4a5b",
+                    ],
+                    "status_url": "/v1/matches?session_id=3f1c2b9e-5d7a-5e0b-9c41-2a7d8e6f1b30",
+                }
+            ]
+        }
+    )
+
+    session_id: str
+    markets: list[str] = Field(
+        description="the markets (category codes) with open orders in the session: each "
+        "clears them now; empty when the session has none"
+    )
+    event_ids: list[uuid.UUID] = Field(description="one `market.tick` per market, in order")
+    status_url: str = Field(description="where the round's proposals appear: the session's matches")
 
 
 class ParticipantView(_View):

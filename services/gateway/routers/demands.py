@@ -21,6 +21,7 @@ from services.gateway.common import (
     WRITE_ERRORS,
     Cursor,
     IdFilter,
+    Lane,
     Limit,
     PathId,
     Placement,
@@ -66,10 +67,14 @@ def _url(demand_id: str) -> str:
     return f"/v1/demands/{demand_id}"
 
 
-def _demand(
-    body: DemandSubmission, demand_id: str, revision: int = 1, pool: str | None = None
-) -> Demand:
-    return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision, pool=pool)
+def _demand(body: DemandSubmission, demand_id: str, lane: Lane, revision: int = 1) -> Demand:
+    # The parts are validated already: construct, do not parse the whole demand again.
+    return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision,
+                                  pool=lane.pool, clearing=lane.clearing)  # fmt: skip
+
+
+def _new_lane(gateway: Gateway, body: DemandSubmission, placed: Placement) -> Lane:
+    return placed.lane(body.criteria.category, gateway.settings.round_markets)
 
 
 def _check_buyer(caller: Caller, buyer_id: str) -> None:
@@ -93,7 +98,7 @@ async def create_demand(
 
     async def write(ids: Ids) -> Response:
         placed = await session_for_order(gateway, session_id, body.buyer_id, "buyer")
-        demand = _demand(body, ids.entity("demand"), pool=placed.pool)
+        demand = _demand(body, ids.entity("demand"), _new_lane(gateway, body, placed))
         event = DemandPosted(
             event_id=ids.event(),
             occurred_at=utcnow(),
@@ -144,7 +149,9 @@ async def create_demands(
             if isinstance(placed, ApiProblem):
                 results[index] = bulk.refusal(index, placed)
                 continue
-            demand = _demand(demand_body, ids.entity("demand", index), pool=placed.pool)
+            demand = _demand(
+                demand_body, ids.entity("demand", index), _new_lane(gateway, demand_body, placed)
+            )
             event = DemandPosted(
                 event_id=ids.event(index),
                 occurred_at=utcnow(),
@@ -262,7 +269,7 @@ async def update_demand(
             occurred_at=utcnow(),
             source=source(caller),
             session_id=stored.get("session_id"),
-            demand=_demand(body, demand_id, revision, pool=stored.get("pool")),  # keeps its pool
+            demand=_demand(body, demand_id, Lane.kept(stored), revision),  # its pool and mode stay
         )
         await gateway.publish(event)
         return accepted(event, demand_id, _url(demand_id), revision=revision)

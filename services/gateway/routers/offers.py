@@ -21,6 +21,7 @@ from services.gateway.common import (
     WRITE_ERRORS,
     Cursor,
     IdFilter,
+    Lane,
     Limit,
     PathId,
     Placement,
@@ -66,11 +67,14 @@ def _url(offer_id: str) -> str:
     return f"/v1/offers/{offer_id}"
 
 
-def _offer(
-    body: OfferSubmission, offer_id: str, revision: int = 1, pool: str | None = None
-) -> Offer:
+def _offer(body: OfferSubmission, offer_id: str, lane: Lane, revision: int = 1) -> Offer:
     # The parts are validated already: construct, do not parse the whole offer again.
-    return Offer.model_construct(**dict(body), offer_id=offer_id, revision=revision, pool=pool)
+    return Offer.model_construct(**dict(body), offer_id=offer_id, revision=revision,
+                                  pool=lane.pool, clearing=lane.clearing)  # fmt: skip
+
+
+def _new_lane(gateway: Gateway, body: OfferSubmission, placed: Placement) -> Lane:
+    return placed.lane(body.product.category, gateway.settings.round_markets)
 
 
 @router.post(
@@ -89,7 +93,7 @@ async def create_offer(
         if await access.check_supplier(gateway, caller, {body.supplier_id}):
             raise access.supplier_refusal(caller, body.supplier_id)
         placed = await session_for_order(gateway, session_id, body.supplier_id, "supplier")
-        offer = _offer(body, ids.entity("offer"), pool=placed.pool)
+        offer = _offer(body, ids.entity("offer"), _new_lane(gateway, body, placed))
         event = OfferPublished(
             event_id=ids.event(),
             occurred_at=utcnow(),
@@ -142,7 +146,9 @@ async def create_offers(
             if isinstance(placed, ApiProblem):
                 results[index] = bulk.refusal(index, placed)
                 continue
-            offer = _offer(offer_body, ids.entity("offer", index), pool=placed.pool)
+            offer = _offer(
+                offer_body, ids.entity("offer", index), _new_lane(gateway, offer_body, placed)
+            )
             event = OfferPublished(
                 event_id=ids.event(index),
                 occurred_at=utcnow(),
@@ -260,7 +266,7 @@ async def update_offer(
             occurred_at=utcnow(),
             source=source(caller),
             session_id=stored.get("session_id"),
-            offer=_offer(body, offer_id, revision, pool=stored.get("pool")),  # it keeps its pool
+            offer=_offer(body, offer_id, Lane.kept(stored), revision),  # its pool and mode stay
         )
         await gateway.publish(event)
         return accepted(event, offer_id, _url(offer_id), revision=revision)

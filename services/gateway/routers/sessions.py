@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from schemas.events import (
@@ -19,7 +20,7 @@ from schemas.matches import Party
 from schemas.organizations import BUYER_KINDS, SUPPLIER_KINDS
 from schemas.sessions import ParticipantSubmission, Session, SessionSubmission
 from services.common.store import ORGANIZATIONS, PARTICIPANTS, SESSIONS
-from services.gateway import access, closing, figure_reads
+from services.gateway import access, closing, figure_reads, rounds
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
 from services.gateway.common import (
@@ -36,7 +37,7 @@ from services.gateway.common import (
     source,
 )
 from services.gateway.context import Gateway, GatewayDep
-from services.gateway.examples import PARTICIPANT, SESSION, one
+from services.gateway.examples import PARTICIPANT, SESSION, SESSION_IN_ROUNDS, one
 from services.gateway.idempotency import IdempotencyKey, Ids, run_once
 from services.gateway.keys import Caller, Role
 from services.gateway.problems import ApiProblem, FieldProblem, indefinite
@@ -44,6 +45,7 @@ from services.gateway.views import (
     Accepted,
     Page,
     ParticipantView,
+    RoundsClosed,
     SessionStats,
     SessionView,
     public,
@@ -51,6 +53,10 @@ from services.gateway.views import (
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], route_class=StrictJsonRoute)
 _SESSION_FIELDS = ("organizer_id", "name", "host_province", "dates", "venue", "invited_provinces")
+SESSION_EXAMPLES = {
+    **one("Hải Phòng", SESSION),
+    "rounds": {"summary": "A closed pool clearing in rounds", "value": SESSION_IN_ROUNDS},
+}
 
 
 def _url(session_id: str) -> str:
@@ -65,7 +71,7 @@ def _url(session_id: str) -> str:
     summary="Create a session (it opens later)",
 )
 async def create_session(
-    body: Annotated[SessionSubmission, Body(openapi_examples=one("Hải Phòng", SESSION))],
+    body: Annotated[SessionSubmission, Body(openapi_examples=SESSION_EXAMPLES)],
     request: Request,
     gateway: GatewayDep,
     caller: access.caller_in(Role.ORGANIZER, Role.ADMIN, doing="create sessions"),
@@ -93,6 +99,7 @@ async def create_session(
             venue=body.venue,
             invited_provinces=body.invited_provinces,
             scope=body.scope,
+            clearing=body.clearing,
         )
         event = SessionCreated(
             event_id=ids.event(),
@@ -257,6 +264,7 @@ async def _transition(
             require_session_status(doc, "open it", ("scheduled",))
             fields = {name: doc.get(name) for name in _SESSION_FIELDS}
             fields["scope"] = doc.get("scope") or "market"  # sessions from before scopes
+            fields["clearing"] = doc.get("clearing") or "instant"  # and before clearing modes
             try:
                 session = Session.model_validate({"session_id": session_id, **fields})
             except ValidationError:  # only part of it was recorded (another producer's events)
@@ -306,6 +314,46 @@ async def close_session(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     return await _transition(session_id, request, gateway, caller, idempotency_key, False)
+
+
+@router.post(
+    "/{session_id}/rounds",
+    status_code=202,
+    response_model=RoundsClosed,
+    responses=CHANGE_ERRORS,
+    summary="Close a clearing round of the session (scope session, clearing rounds)",
+)
+async def close_round(
+    session_id: PathId,
+    request: Request,
+    gateway: GatewayDep,
+    caller: CallerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Match the session's waiting orders now, all at once: for each market with open orders
+    in the session, the matcher allocates them for the most tonnes, then the best scores, and
+    proposes the result as usual (the parties accept or decline). Only the session's own pool
+    is cleared. The session must be open, with scope `session` and clearing `rounds` (409
+    otherwise). A round also closes on its own every `KETNOI_ROUND_SECONDS` (300 s). Calling
+    again closes another round: harmless, it allocates only what is still open; a retry with
+    the same `Idempotency-Key` sends nothing new."""
+    access.require_role(caller, Role.ORGANIZER, Role.ADMIN, doing="close clearing rounds")
+
+    async def write(ids: Ids) -> Response:
+        doc = await _own_session(gateway, caller, session_id)
+        rounds.require_rounds(doc)
+        require_session_status(doc, "close a clearing round", ("open",))
+        markets = await rounds.pool_markets(gateway, session_id)
+        ticks = rounds.round_ticks(ids, session_id, markets, source(caller))
+        if ticks:
+            await gateway.publish(*ticks)
+        status_url = f"/v1/matches?session_id={session_id}"
+        body = RoundsClosed(session_id=session_id, markets=markets, status_url=status_url,
+                            event_ids=[tick.event_id for tick in ticks])  # fmt: skip
+        return JSONResponse(body.model_dump(mode="json"), status_code=202,
+                            headers={"Location": status_url})  # fmt: skip
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
 
 
 @router.get(
