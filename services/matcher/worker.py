@@ -30,6 +30,7 @@ from services.common.shutdown import STOP
 from services.common.topics import ensure_topics
 from services.matcher.durable import DurableBooks, Output, continuing, dead_letter_output
 from services.matcher.engine import FALLBACK_REASON, IMPLEMENTATION, MatchConfig
+from services.matcher.round_clock import RoundClock
 
 log = logging.getLogger("ketnoi.matcher")
 _json = json.JSONEncoder(separators=(",", ":")).encode  # what Faust's "json" codec writes
@@ -238,14 +239,18 @@ def build(settings: Settings) -> faust.App:
             topic = dead_letter_name if output.dead_letter else matches_name
             await app.producer.send(topic, output.key or None, output.value, None, None, None)
 
+    rounds = RoundClock(settings.round_seconds)
+
     @app.timer(interval=settings.match_tick_seconds)
     async def tick() -> None:
-        """Let time pass in every market this worker holds, so proposals can expire."""
+        """Let time pass in every market this worker holds, so proposals can expire, and close
+        its clearing rounds at each boundary of the round interval (round_clock.py)."""
         now = utcnow()
         for market in books.markets():
             event = MarketTick(
                 event_id=uuid.UUID(derived_id("market.tick", market, now.isoformat())),
                 occurred_at=now, source="ketnoi-matcher-ticker", category=market,
+                closes_round=rounds.closes_round(market, now),
             )  # fmt: skip
             await orders.send(key=market.encode(), value=event.model_dump_json().encode())
 
