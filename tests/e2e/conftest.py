@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -140,16 +140,14 @@ class PrivateStack:
     api: httpx.Client
 
 
-@pytest.fixture(scope="module")
-def private_stack(infra: Settings) -> Iterator[PrivateStack]:
-    """For tests that publish many offers into real markets (catalogue imports, feeds): the
-    session's matcher would match them against other tests' demands (test_match_flow's coffee
-    demand met a catalogue's coffee once), so they get services of their own, without a
-    matcher."""
+@contextmanager
+def own_stack(infra: Settings, *names: str, **overrides: Any) -> Iterator[PrivateStack]:
+    """``names`` (all services when none) on topics and a database of their own, with these
+    settings changed (e.g. ``match_tick_seconds``); the database is dropped afterwards."""
     run = uuid.uuid4().hex[:8]
     settings = infra.model_copy(update={
         "topic_prefix": f"{infra.topic_prefix}own-{run}.", "mongo_db": f"{infra.mongo_db}_{run}",
-        "gateway_port": free_port(),
+        "gateway_port": free_port(), **overrides,
     })  # fmt: skip
     group = ServiceGroup(settings, settings.home / "test-logs" / settings.topic_prefix.rstrip("."))
     client: MongoClient = MongoClient(settings.mongo_url, tz_aware=True)
@@ -157,7 +155,7 @@ def private_stack(infra: Settings) -> Iterator[PrivateStack]:
     def issue(org_id: str, role: str, province: str | None = None) -> str:
         return create_key(client[settings.mongo_db], org_id, role, province, unregistered=True).key
 
-    group.start("gateway", "recorder")
+    group.start(*names)
     try:
         group.wait_gateway_ready()
         admin = {"Authorization": f"Bearer {issue('ketnoi-admin', 'admin')}"}
@@ -170,3 +168,13 @@ def private_stack(infra: Settings) -> Iterator[PrivateStack]:
         group.stop()
         client.drop_database(settings.mongo_db)
         client.close()
+
+
+@pytest.fixture(scope="module")
+def private_stack(infra: Settings) -> Iterator[PrivateStack]:
+    """For tests that publish many offers into real markets (catalogue imports, feeds): the
+    session's matcher would match them against other tests' demands (test_match_flow's coffee
+    demand met a catalogue's coffee once), so they get services of their own, without a
+    matcher."""
+    with own_stack(infra, "gateway", "recorder") as stack:
+        yield stack

@@ -70,9 +70,10 @@ class Stage:
                    what=f"{org_id} registered")  # fmt: skip
         return org_id, self.client_for(self.issue_key(org_id, role))
 
-    def session(self, scope: str, parties: dict[str, str]) -> str:
+    def session(self, scope: str, parties: dict[str, str], **fields: Any) -> str:
         body = {"name": f"Phiên {scope}", "host_province": "Hải Phòng",
-                "dates": {"start": "2031-03-01", "end": "2031-03-02"}, "scope": scope}  # fmt: skip
+                "dates": {"start": "2031-03-01", "end": "2031-03-02"}, "scope": scope,
+                **fields}  # fmt: skip
         created = self.organizer.post("/v1/sessions", json=body)
         assert created.status_code == 202, created.text
         url = created.json()["status_url"]
