@@ -25,13 +25,16 @@ nobody accepted yet are not re-optimised (no churn): a round allocates open quan
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
+# numpy is imported with the engine: OR-Tools' bindings import it on their first call
+# otherwise, inside the first round, where it cost about a second.
+import numpy  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
 from ortools.graph.python import min_cost_flow  # type: ignore[import-untyped]
 
 from .allocation import Run, candidates
-from .constraints import lot_fits
+from .constraints import lot_fits, terms_fit
 from .records import DemandState, OfferState
 from .scoring import Scorer
 from .terms import ROUNDS, lane
@@ -86,60 +89,221 @@ def clear_lane(book: MarketBook, run: Run, pool: str | None) -> None:
 
 
 def build(book: MarketBook, demands: list[DemandState], pool: str | None) -> Round:
-    """Arcs for every demand: the offers of its lane passing every rule at the pair's full
-    quantity, among the first ``round_scan`` its province, ceiling and dates select (cheapest
-    first, the offer index's order), the ``round_candidates`` best scored of them."""
-    limit, scan = book.config.round_candidates, book.config.round_scan
+    """The round's arcs, found from both sides as first come finds them, so they hold the
+    first-come allocation and room to improve on it:
+
+    - each demand, in arrival order: the offers of its lane passing every rule at the pair's
+      full quantity, among the first ``round_scan`` its province, ceiling and dates select
+      (cheapest first), the ``round_candidates`` best scored of them; it then claims grams
+      along them, best first, as first come would;
+    - in a lane of more offers than one demand examines, the demands search again, and this
+      time an offer claimed ``round_overlap`` times over leaves the index until the pass ends:
+      else every demand finds the same cheapest offers and most offers get no arc at all;
+    - then each offer with grams unclaimed, in arrival order: the oldest demands admitting its
+      price and dates (``round_scan`` at most, as a new offer's search), up to
+      ``round_candidates`` new arcs to demands not yet claimed over.
+    """
     r = Round()
-    node: dict[int, int] = {}  # offer seq -> its index
-    for d in demands:
-        open_kg = d.open_kg
-        need = _grams(open_kg)
-        if need <= 0:
-            continue
-        scorer = Scorer(d.terms, open_kg, book.suppliers)
-        ranked = [
-            (-round(-minus_rank * 100), price, seq, o)
-            for minus_rank, price, seq, o in candidates(book, d, open_kg, scorer, scan, scan, scan)
-        ]
-        if not ranked:
-            continue
-        ranked.sort(key=_ranking)
-        j = len(r.demands)
-        r.demands.append(d)
-        r.need.append(need)
-        r.scorers.append(scorer)
-        arcs: list[int] = []
-        for minus_weight, _, seq, o in ranked[:limit]:
-            available = o.available_kg
-            cap = _grams(available if available <= open_kg else open_kg)
-            if cap <= 0:
-                continue  # less than a gram: nothing a round can allocate
-            i = node.get(seq)
-            if i is None:
-                i = node[seq] = len(r.offers)
-                r.offers.append(o)
-                r.supply.append(_grams(o.available_kg))
-            arcs.append(len(r.tails))
-            r.tails.append(i)
-            r.heads.append(j)
-            r.caps.append(cap)
-            r.weights.append(-minus_weight)
-        r.arcs_of.append(arcs)
+    arcs = _Arcs(book, r)
+    index, overlap = book.offer_index, book.config.round_overlap
+    deep = index.pool_size(pool) > book.config.round_scan  # else every demand sees every offer
+    for parking in (False, True) if deep else (False,):
+        arcs.unclaim()
+        parked: list[OfferState] = []  # offers out of the index while this pass runs
+        try:
+            for d in demands:
+                j = arcs.demand(d)
+                if j < 0:
+                    continue
+                for a in arcs.from_demand(j):  # claim as first come would, best first
+                    i = r.tails[a]
+                    if arcs.claim(a) and parking and arcs.offer_claimed[i] >= r.supply[i] * overlap:
+                        o = r.offers[i]
+                        o.active = False  # out of the index for the next demands' scans
+                        index.sync(o)
+                        parked.append(o)
+                    if arcs.demand_claimed[j] >= r.need[j]:
+                        break
+        finally:
+            for o in parked:
+                o.active = True
+                index.sync(o)
+    try:
+        for o in sorted(index.in_pool(pool), key=_by_seq):
+            arcs.from_offer(o, pool)
+    finally:
+        for d in arcs.hidden:
+            book.waiting.sync(d)
+    for of_demand in r.arcs_of:
+        of_demand.sort(key=arcs.ranking)
     return r
 
 
-def _ranking(item: tuple[int, Decimal, int, OfferState]) -> tuple[int, Decimal, int]:
-    """Best score first; ties: cheaper per kg, then the earlier offer (seqs are unique)."""
-    return item[0], item[1], item[2]
+class _Arcs:
+    """Adds nodes and arcs to a Round without repeating a pair, and tracks claims."""
+
+    def __init__(self, book: MarketBook, r: Round) -> None:
+        self.book, self.r = book, r
+        self.offer_node: dict[int, int] = {}  # offer seq -> index
+        self.demand_node: dict[int, int] = {}  # demand seq -> index
+        self.pairs: dict[tuple[int, int], int] = {}  # (offer, demand) -> arc
+        self.offer_claimed: list[int] = []
+        self.demand_claimed: list[int] = []
+        self.opens: list[Decimal] = []  # demand -> open kg before the round
+        self.prices: list[Decimal] = []  # arc -> offer price per kg (a ranking tie-break)
+        self.hidden: list[DemandState] = []  # demands out of searches while arcs are built
+
+    def demand(self, d: DemandState) -> int:
+        """The demand's index (added now if new); -1 when less than a gram is open."""
+        j = self.demand_node.get(d.seq)
+        if j is not None:
+            return j
+        open_kg = d.open_kg
+        need = _grams(open_kg)
+        if need <= 0:
+            return -1
+        r = self.r
+        j = self.demand_node[d.seq] = len(r.demands)
+        r.demands.append(d)
+        r.need.append(need)
+        r.scorers.append(Scorer(d.terms, open_kg, self.book.suppliers))
+        r.arcs_of.append([])
+        self.demand_claimed.append(0)
+        self.opens.append(open_kg)
+        return j
+
+    def offer(self, o: OfferState) -> int:
+        i = self.offer_node.get(o.seq)
+        if i is None:
+            r = self.r
+            i = self.offer_node[o.seq] = len(r.offers)
+            r.offers.append(o)
+            r.supply.append(_grams(o.available_kg))
+            self.offer_claimed.append(0)
+        return i
+
+    def add(self, o: OfferState, j: int, weight: int) -> int:
+        """Arc o -> demand j (-1 if the pair has one, or less than a gram to carry)."""
+        open_kg, available = self.opens[j], o.available_kg
+        cap = _grams(available if available <= open_kg else open_kg)
+        i = self.offer(o)
+        if cap <= 0 or (i, j) in self.pairs:
+            return -1
+        r = self.r
+        self.pairs[i, j] = len(r.tails)
+        a = len(r.tails)
+        r.tails.append(i)
+        r.heads.append(j)
+        r.caps.append(cap)
+        r.weights.append(weight)
+        r.arcs_of[j].append(a)
+        self.prices.append(o.terms.price_per_kg)
+        return a
+
+    def unclaim(self) -> None:
+        """Forget every claim (a new pass of the demands)."""
+        self.offer_claimed = [0] * len(self.offer_claimed)
+        self.demand_claimed = [0] * len(self.demand_claimed)
+
+    def from_demand(self, j: int) -> list[int]:
+        """The demand's best arcs among its cheapest fitting offers (added now, or by an
+        earlier pass), best first."""
+        config, d = self.book.config, self.r.demands[j]
+        scan = config.round_scan
+        found = candidates(self.book, d, self.opens[j], self.r.scorers[j], scan, scan, scan)
+        ranked = sorted((round(-minus_rank * 100), price, seq, o)
+                        for minus_rank, price, seq, o in found)  # fmt: skip
+        found_arcs = []
+        for weight, _, _, o in sorted(ranked, key=_best_first)[: config.round_candidates]:
+            a = self.pairs.get((self.offer(o), j))
+            if a is None:
+                a = self.add(o, j, weight)
+            if a >= 0:
+                found_arcs.append(a)
+        return found_arcs
+
+    def from_offer(self, o: OfferState, pool: str | None) -> None:
+        """Arcs from an offer with grams unclaimed to the oldest demands it fits."""
+        book, r = self.book, self.r
+        i = self.offer(o)
+        if self.offer_claimed[i] >= r.supply[i]:
+            return
+        config, ot = book.config, o.terms
+        added = 0
+        waiting = book.waiting.admitting(ot.price_f, ot.ready_start, ot.ready_end,
+                                         config.scan_limit, pool)  # fmt: skip
+        for d in waiting:
+            dt = d.terms
+            if d.filled or not terms_fit(ot, dt):
+                continue
+            pair = book.pairs.get((o.offer_id, d.demand_id))
+            if pair is not None and pair.blocked:
+                continue
+            j = self.demand(d)
+            if j < 0 or self.demand_claimed[j] >= r.need[j] * config.round_overlap:
+                continue
+            open_kg = self.opens[j]
+            q = self._q(o, j)
+            if not lot_fits(ot, dt, q, open_kg):
+                continue
+            a = self.add(o, j, round(r.scorers[j].rank(ot, q) * 100))
+            if a < 0:
+                continue
+            self.claim(a)
+            if self.demand_claimed[j] >= r.need[j] * config.round_overlap:
+                book.waiting.hide(d)  # later offers look past it
+                self.hidden.append(d)
+            added += 1
+            if added >= config.round_candidates or self.offer_claimed[i] >= r.supply[i]:
+                return
+
+    def claim(self, a: int) -> bool:
+        """Claim what arc ``a`` can still take; False if nothing."""
+        r = self.r
+        i, j = r.tails[a], r.heads[a]
+        overlap = self.book.config.round_overlap
+        take = min(r.supply[i] * overlap - self.offer_claimed[i],
+                   r.need[j] * overlap - self.demand_claimed[j], r.caps[a])  # fmt: skip
+        if take <= 0:
+            return False
+        self.offer_claimed[i] += take
+        self.demand_claimed[j] += take
+        return True
+
+    def ranking(self, a: int) -> tuple[int, Decimal, int]:
+        """Best score first; ties: cheaper per kg, then the earlier offer."""
+        r = self.r
+        return -r.weights[a], self.prices[a], r.offers[r.tails[a]].seq
+
+    def _q(self, o: OfferState, j: int) -> Decimal:
+        available, open_kg = o.available_kg, self.opens[j]
+        return available if available <= open_kg else open_kg
+
+
+def _best_first(item: tuple[int, Decimal, int, OfferState]) -> tuple[int, Decimal, int]:
+    return -item[0], item[1], item[2]
+
+
+def _by_seq(o: OfferState) -> int:
+    return o.seq
 
 
 def best_allocation(r: Round, repairs: int) -> list[int]:
-    """Grams per arc: the optimised flow (lots repaired) or the first-come allocation,
-    whichever moves more grams (then more score x grams), topped up with what is left."""
-    optimised = _top_up(r, optimal_flow(r, repairs))
-    greedy = _top_up(r, [0] * len(r.tails))
-    return optimised if value(r, optimised) >= value(r, greedy) else greedy
+    """Grams per arc: the best by (grams, score x grams) of the first-come allocation over
+    the round's arcs and the optimised flow with its lots repaired by forcing, and, when
+    whole-fill demands are in the round, by closing alone; each topped up with what is
+    left. Ties keep the first-come allocation."""
+    best = _top_up(r, [0] * len(r.tails))  # first come over the same arcs
+    if not r.tails:
+        return best
+    tried = [_top_up(r, optimal_flow(r, repairs, force=True))]
+    if any(not d.terms.accepts_partial for d in r.demands):
+        # whole fills compete: forcing the wrong one can cost a demand; closing may not
+        tried.append(_top_up(r, optimal_flow(r, repairs, force=False)))
+    for flows in tried:
+        if value(r, flows) > value(r, best):
+            best = flows
+    return best
 
 
 def value(r: Round, flows: list[int]) -> tuple[int, int]:
@@ -269,5 +433,6 @@ def _propose(book: MarketBook, run: Run, r: Round, flows: list[int]) -> None:
 
 
 def _grams(kg: Decimal) -> int:
-    """Whole grams, rounded down: a round never allocates a fraction it does not have."""
-    return int((kg * GRAMS).to_integral_value(rounding=ROUND_FLOOR))
+    """Whole grams, rounded down: a round never allocates a fraction it does not have
+    (``int`` truncates toward zero, which is down for the quantities here, never negative)."""
+    return int(kg * GRAMS)

@@ -30,8 +30,12 @@ class MatchConfig:
     next tick, so a deep book's tick stays bounded."""
     round_candidates: int = 64
     """Arcs per demand in a clearing round at most: its cheapest offers passing every rule."""
-    round_scan: int = 512
-    """Offers examined per demand when a round builds its arcs (passing or not)."""
+    round_scan: int = 256
+    """Offers examined per demand when a round builds its arcs (passing or not): a round's
+    work grows with its demands, not with the book behind them (bench/clearing.py)."""
+    round_overlap: int = 2
+    """How many times over a round's arcs may claim an offer's grams before later demands
+    look past it (clearing.build): 1 = exactly first come; more = more room to improve."""
     round_repairs: int = 3
     """Times a round closes lot-breaking arcs and solves again; what still breaks is dropped."""
 
@@ -39,7 +43,8 @@ class MatchConfig:
         if self.proposal_ttl <= timedelta(0):
             raise ValueError("proposal_ttl must be positive")
         names = ("candidate_limit", "max_proposals_per_event", "scan_limit", "enough_candidates",
-                 "enough_cover", "reasons_per_tick", "round_candidates", "round_scan")  # fmt: skip
+                 "enough_cover", "reasons_per_tick", "round_candidates", "round_scan",
+                 "round_overlap")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -189,6 +189,14 @@ class OfferIndex:
                 return
             after = bound
 
+    def in_pool(self, pool: str | None) -> list[OfferState]:
+        """Every indexed offer of a closed pool (or lane), cheapest first."""
+        keys = self.pools.get(pool) if pool is not None else None
+        if keys is None:
+            return []
+        by_seq = self.by_seq
+        return [by_seq[key & SEQ_MASK] for key in keys]
+
     def count_above(self, high: OfferKey, pool: str | None = None) -> int:
         """Offers of ``pool`` keyed above ``high`` (priced above a ceiling)."""
         if pool is not None:
@@ -305,6 +313,15 @@ class WaitingDemands:
     def window(self, d: DemandState) -> tuple[int, int] | None:
         tree = self._of(d.terms.pool)
         return tree.span(d) if tree is not None and d in tree else None
+
+    def hide(self, d: DemandState) -> None:
+        """Take ``d`` out of searches until ``sync(d)`` puts it back (a round building its
+        arcs hides demands already claimed over)."""
+        tree = self._of(d.terms.pool)
+        if tree is not None and d in tree and tree.value(d) != NEG:
+            t = d.terms
+            tree.set(d, NEG, t.window_start, t.window_end)
+            self._open -= 1
 
     def lanes(self) -> list[str]:
         """The closed pools (and lanes) holding active demands, sorted."""
