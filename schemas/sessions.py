@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from schemas.fields import Contract, DateWindow, Identifier, ProvinceField, Text
 from schemas.matches import Party
@@ -43,11 +43,13 @@ class SessionSubmission(Contract):
     scope: Scope = Field(default="market", description=SCOPE_DESCRIPTION)
     clearing: Clearing = Field(default="instant", description=SESSION_CLEARING_DESCRIPTION)
 
-    @model_validator(mode="after")
-    def _rounds_need_a_pool(self) -> Self:
-        if self.clearing == "rounds" and self.scope != "session":
-            raise ValueError("clearing 'rounds' needs scope 'session' (the session's own pool)")
-        return self
+    @field_validator("clearing")
+    @classmethod
+    def _rounds_need_a_pool(cls, clearing: Clearing, info: ValidationInfo) -> Clearing:
+        """A field check (scope is validated before it), so the 422 names ``clearing``."""
+        if clearing == "rounds" and info.data.get("scope") != "session":
+            raise ValueError("'rounds' needs scope 'session' (the session's own pool)")
+        return clearing
 
 
 class Session(Contract):

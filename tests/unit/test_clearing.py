@@ -276,4 +276,4 @@ def test_a_waiting_rounds_demand_says_it_waits_for_the_round():
     assert alone.reason.startswith("session: none of the 1 open offers")
     feed.offer("rounds", "5", **ROUNDS)
     [waiting] = feed.demand("waiting", "2", **ROUNDS)
-    assert waiting.reason.startswith("round: offers that fit are allocated at the market's next")
+    assert waiting.reason.startswith("round: 1 of the 1 cheapest open offers cleared in rounds fit")

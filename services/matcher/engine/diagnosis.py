@@ -45,7 +45,7 @@ def unmatched_reason(book: MarketBook, d: DemandState) -> str:
     price = index.count_above(high, pool)
     region = mine - index.count_serving(dt.province, pool)
     counts = dict.fromkeys(_SAMPLED, 0)
-    sampled, open_kg, did = 0, d.open_kg, d.demand_id
+    sampled, fitting, open_kg, did = 0, 0, d.open_kg, d.demand_id
     sample = book.config.candidate_limit
     for o in index.cheapest(high, pool, book.config.scan_limit):
         if sampled >= sample:
@@ -58,9 +58,16 @@ def unmatched_reason(book: MarketBook, d: DemandState) -> str:
         if pair is not None and pair.blocked:
             counts["history"] += 1
             continue
-        for name in failures(o.terms, dt, min(o.available_kg, open_kg), open_kg):
+        failed = failures(o.terms, dt, min(o.available_kg, open_kg), open_kg)
+        fitting += not failed
+        for name in failed:
             if name in counts:
                 counts[name] += 1
+    if dt.rounds and fitting:  # it waits for its round, not for a better offer
+        return (
+            f"round: {fitting} of the {sampled} cheapest open offers cleared in rounds fit; "
+            "they are allocated at the market's next clearing round"
+        )
     best_name, best = "", 0
     for name, count in (("price", price), ("region", region), *counts.items()):
         if count > best:
