@@ -43,6 +43,13 @@ if TYPE_CHECKING:
     from .book import MarketBook
 
 GRAMS = Decimal(1000)
+SOLVER_UNITS = 1 << 44
+"""Largest total quantity of a round in the solver's units (see ``_unit``): with weights
+below 2^14, the total cost stays below 2^58."""
+SECOND_REPAIR_ARCS = 20_000
+"""Rounds up to this many arcs also try repairing lots by closing arcs alone (whole fills
+compete there, see best_allocation): a second set of solves, cheap on a session's round,
+too dear on a deep market's (bench/clearing.py)."""
 ROUND_SUFFIX = "/" + ROUNDS
 
 
@@ -297,7 +304,7 @@ def best_allocation(r: Round, repairs: int) -> list[int]:
     if not r.tails:
         return best
     tried = [_top_up(r, optimal_flow(r, repairs, force=True))]
-    if any(not d.terms.accepts_partial for d in r.demands):
+    if len(r.tails) <= SECOND_REPAIR_ARCS and any(not d.terms.accepts_partial for d in r.demands):
         # whole fills compete: forcing the wrong one can cost a demand; closing may not
         tried.append(_top_up(r, optimal_flow(r, repairs, force=False)))
     for flows in tried:
@@ -325,20 +332,24 @@ def optimal_flow(r: Round, repairs: int, force: bool = True) -> list[int]:
     tails, heads_of = r.tails, r.heads
     heads = [n_offers + j for j in heads_of]
     costs = [-w for w in r.weights]
-    solver.add_arcs_with_capacity_and_unit_cost(tails, heads, r.caps, costs)
-    supply, need = list(r.supply), list(r.need)  # what is left after forced lots
-    forced: dict[int, int] = {}  # arc -> grams committed below the solver
+    unit = _unit(r)  # grams per solver unit: 1 unless the round's quantities are absurd
+    caps = [c // unit for c in r.caps]
+    solver.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supply = [g // unit for g in r.supply]  # units left after forced lots
+    need = [g // unit for g in r.need]
+    forced: dict[int, int] = {}  # arc -> units committed below the solver
     every = list(range(arcs))
     for attempt in range(repairs + 1):
-        for i, grams in enumerate(supply):
-            solver.set_node_supply(i, grams)
-        for j, grams in enumerate(need):
-            solver.set_node_supply(n_offers + j, -grams)
+        for i, units in enumerate(supply):
+            solver.set_node_supply(i, units)
+        for j, units in enumerate(need):
+            solver.set_node_supply(n_offers + j, -units)
         if solver.solve_max_flow_with_min_cost() != solver.OPTIMAL:
             return [0] * arcs
         flows = [int(f) for f in solver.flows(every)]
-        for a, grams in forced.items():
-            flows[a] += grams
+        for a, units in forced.items():
+            flows[a] += units
+        flows = [f * unit for f in flows]  # grams
         offending = _offending(r, flows)
         if not offending:
             return flows
@@ -350,18 +361,31 @@ def optimal_flow(r: Round, repairs: int, force: bool = True) -> list[int]:
         for j, arcs_of_demand in offending.items():
             largest = max(arcs_of_demand, key=lambda a: (flows[a], -a))
             i = tails[largest]
-            lot = _smallest_lot(r, largest) - forced.get(largest, 0)
+            lot = -(-_smallest_lot(r, largest) // unit) - forced.get(largest, 0)  # units, up
             kept = -1
-            if force and 0 < lot <= min(supply[i], need[j]):
+            if force and 0 < lot <= min(supply[i], need[j], caps[largest]):
                 forced[largest] = forced.get(largest, 0) + lot
                 supply[i] -= lot
                 need[j] -= lot
-                solver.set_arc_capacity(largest, r.caps[largest] - forced[largest])
+                caps[largest] -= lot
+                solver.set_arc_capacity(largest, caps[largest])
                 kept = largest
             for a in arcs_of_demand:  # the demand's other offending arcs close at once
                 if a != kept and a not in forced:  # a forced lot is never taken back
                     solver.set_arc_capacity(a, 0)
     return [0] * arcs  # not reached: the loop returns on its last attempt
+
+
+def _unit(r: Round) -> int:
+    """Grams per unit of the solver: the smallest power of ten that keeps the round's total
+    quantity, and so every cost (weight x quantity), well inside 64 bits. Real rounds stay in
+    grams; one of quantities near the schema's bounds is solved in coarser units, rounded
+    down."""
+    total = max(sum(r.supply), sum(r.need))
+    unit = 1
+    while total // unit > SOLVER_UNITS:
+        unit *= 10
+    return unit
 
 
 def _smallest_lot(r: Round, a: int) -> int:

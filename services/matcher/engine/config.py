@@ -28,7 +28,7 @@ class MatchConfig:
     """Waiting demands whose unmatched reason one MarketTick judges again at most (those whose
     reason predates the book's last offer-side change, stalest first); the rest wait for the
     next tick, so a deep book's tick stays bounded."""
-    round_candidates: int = 64
+    round_candidates: int = 32
     """Arcs per demand in a clearing round at most: its cheapest offers passing every rule."""
     round_scan: int = 256
     """Offers examined per demand when a round builds its arcs (passing or not): a round's
