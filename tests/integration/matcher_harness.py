@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from decimal import Decimal
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -25,20 +28,34 @@ from services.matcher.worker import match_config
 
 def reference(settings: Settings, stream: list[ev.AnyEvent]) -> dict[str, bytes]:
     """event_id -> value of every output the uninterrupted matcher emits."""
+    return by_id(outputs_per_event(settings, stream))
+
+
+def by_id(per_event: list[list[bytes]]) -> dict[str, bytes]:
+    """``outputs_per_event``'s values by event id, in the order they were emitted."""
+    return {str(ev.parse_event(value).event_id): value for values in per_event for value in values}
+
+
+def outputs_per_event(settings: Settings, stream: list[ev.AnyEvent]) -> list[list[bytes]]:
+    """Per event of ``stream``, the values of the outputs the uninterrupted matcher emits."""
     books = DurableBooks({}, match_config(settings))
-    out: dict[str, bytes] = {}
-    for offset, event in enumerate(stream):
-        for output in books.process(0, offset, event):
-            out[str(ev.parse_event(output.value).event_id)] = output.value
+    out = [[output.value for output in books.process(0, offset, event)]
+           for offset, event in enumerate(stream)]  # fmt: skip
     for market in books.markets():
         books.book(market).check_invariants()
     return out
 
 
-def stream_with_decisions(settings: Settings, count: int, seed: int = 7) -> list[ev.AnyEvent]:
+def stream_with_decisions(
+    settings: Settings, count: int, seed: int = 7, rounds: bool = False
+) -> list[ev.AnyEvent]:
     """Scenario orders, then both sides accept some proposals and decline others, then a tick
-    a day later lets the rest expire (so releases, re-matching and expiry are all exercised)."""
+    a day later lets the rest expire (so releases, re-matching and expiry are all exercised).
+    ``rounds``: most orders are cleared in rounds (``in_rounds``), and the last ticks close a
+    round too, so what declines and expiries gave back is allocated again."""
     base = list(scenario_events(seed=seed, count=count))
+    if rounds:
+        base = in_rounds(base, seed)
     proposals = [
         ev.parse_event(value)
         for value in reference(settings, base).values()
@@ -70,10 +87,98 @@ def stream_with_decisions(settings: Settings, count: int, seed: int = 7) -> list
             category=m,
             occurred_at=last + timedelta(days=2),
             source="test",
+            closes_round=rounds,
         )
         for m in markets
     ]
     return base + decisions + ticks
+
+
+ROUND_EVERY = 40
+"""A market's orders between two of its round ticks in ``in_rounds``."""
+
+
+def in_rounds(base: list[ev.AnyEvent], seed: int) -> list[ev.AnyEvent]:
+    """``base`` with two orders in three cleared in rounds, a third of those in the pool of a
+    session of their market (``session_pool``), and after every ROUND_EVERY orders of a market
+    a tick closing its rounds: each third tick only the session's pool, the others every lane
+    of the market (the session's too)."""
+    rng = random.Random(seed)
+    out: list[ev.AnyEvent] = []
+    orders: Counter[str] = Counter()
+    for event in base:
+        if isinstance(event, ev.OfferPublished | ev.DemandPosted) and rng.random() < 2 / 3:
+            market = event.market_key
+            pool = session_pool(market) if rng.random() < 1 / 3 else None
+            field = "offer" if isinstance(event, ev.OfferPublished) else "demand"
+            order = getattr(event, field).model_copy(update={"clearing": "rounds", "pool": pool})
+            event = event.model_copy(update={field: order})
+        out.append(event)
+        market = event.market_key
+        orders[market] += 1
+        if orders[market] % ROUND_EVERY == 0:
+            n = orders[market] // ROUND_EVERY
+            out.append(ev.MarketTick(
+                event_id=uuid.uuid5(uuid.NAMESPACE_URL, f"round/{market}/{n}"), category=market,
+                occurred_at=event.occurred_at, source="test", closes_round=True,
+                round_pool=session_pool(market) if n % 3 == 0 else None,
+            ))  # fmt: skip
+    return out
+
+
+def session_pool(market: str) -> str:
+    """The pool of ``in_rounds``' session-scoped session of ``market``."""
+    return f"phien-{market}"
+
+
+def round_proposals(stream: list[ev.AnyEvent], per_event: list[list[bytes]]) -> Counter[str]:
+    """Proposals made by ticks closing a round, counted by the lane cleared ("market" or
+    "session")."""
+    made: Counter[str] = Counter()
+    for event, values in zip(stream, per_event, strict=True):
+        if isinstance(event, ev.MarketTick) and event.closes_round:
+            proposed = sum(b'"match.proposed"' in value for value in values)
+            made["session" if event.round_pool else "market"] += proposed
+    return made
+
+
+def round_bursts(stream: list[ev.AnyEvent], per_event: list[list[bytes]]) -> list[range]:
+    """Where the outputs of each tick closing a round lie among all outputs (``by_id``'s
+    order), for the ticks that emitted any."""
+    bursts, at = [], 0
+    for event, values in zip(stream, per_event, strict=True):
+        if isinstance(event, ev.MarketTick) and event.closes_round and values:
+            bursts.append(range(at, at + len(values)))
+        at += len(values)
+    return bursts
+
+
+def assert_never_over_promised(stream: list[ev.AnyEvent], per_event: list[list[bytes]]) -> None:
+    """After every event, each offer's pending and confirmed kilograms are at most what it
+    offers (its latest revision's quantity)."""
+    offered: dict[str, tuple[int, Decimal]] = {}  # offer id -> (revision, kg)
+    live: dict[str, tuple[str, Decimal]] = {}  # match id -> (offer id, kg): pending, confirmed
+    promised: dict[str, Decimal] = {}  # offer id -> kg
+    for offset, (event, values) in enumerate(zip(stream, per_event, strict=True)):
+        touched: set[str] = set()
+        if isinstance(event, ev.OfferPublished | ev.OfferUpdated):
+            o = event.offer
+            if o.revision > offered.get(o.offer_id, (0, Decimal(0)))[0]:
+                offered[o.offer_id] = (o.revision, o.quantity_kg)
+                touched.add(o.offer_id)
+        for value in values:
+            out = ev.parse_event(value)
+            if isinstance(out, ev.MatchProposed):
+                m = out.match
+                live[m.match_id] = (m.offer_id, m.quantity_kg)
+                promised[m.offer_id] = promised.get(m.offer_id, Decimal(0)) + m.quantity_kg
+                touched.add(m.offer_id)
+            elif isinstance(out, ev.MatchReleased | ev.MatchExpired):
+                offer_id, kg = live.pop(out.match_id)
+                promised[offer_id] -= kg
+        for offer_id in touched:
+            kg = promised.get(offer_id, Decimal(0))
+            assert kg <= offered[offer_id][1], f"{offer_id}: {kg} kg promised at event {offset}"
 
 
 async def produce(settings: Settings, stream: list[ev.AnyEvent]) -> None:
@@ -94,13 +199,7 @@ async def produce(settings: Settings, stream: list[ev.AnyEvent]) -> None:
 
 async def read_outputs(settings: Settings, idle_ms: int = 1500) -> list[bytes]:
     """Every message on the matches topic so far."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
-                                enable_auto_commit=False)  # fmt: skip
-    await consumer.start()
-    try:
-        tps = _partitions(settings)
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
+    async with _matches_from_start(settings) as (consumer, tps):
         end = await consumer.end_offsets(tps)
         values: list[bytes] = []
         while [tp for tp in tps if await consumer.position(tp) < end[tp]]:
@@ -108,6 +207,36 @@ async def read_outputs(settings: Settings, idle_ms: int = 1500) -> list[bytes]:
             for records in batch.values():
                 values += [r.value for r in records]
         return values
+
+
+def await_output(settings: Settings, value: bytes, what: str, timeout: float = 120) -> None:
+    """Follow the matches topic from its start until ``value`` is on it."""
+
+    async def follow() -> None:
+        async with _matches_from_start(settings) as (consumer, _):
+            deadline = asyncio.get_running_loop().time() + timeout
+            while asyncio.get_running_loop().time() < deadline:
+                batch = await consumer.getmany(timeout_ms=100)
+                if any(r.value == value for records in batch.values() for r in records):
+                    return
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+    asyncio.run(follow())
+
+
+@contextlib.asynccontextmanager
+async def _matches_from_start(
+    settings: Settings,
+) -> AsyncIterator[tuple[AIOKafkaConsumer, list[TopicPartition]]]:
+    """A consumer (of no group) of every partition of the matches topic, at its start."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap,
+                                enable_auto_commit=False)  # fmt: skip
+    await consumer.start()
+    try:
+        tps = _partitions(settings)
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        yield consumer, tps
     finally:
         await _stop(consumer)
 

@@ -4,15 +4,18 @@ outcome must equal one uninterrupted run (no kilogram twice, no match id twice, 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import uuid
 from collections import Counter
+from collections.abc import Callable
 
 import pytest
 
 from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
+from schemas import events as ev
 from services.common.topics import ensure_topics
 from tests.integration import matcher_harness as harness
 from tests.support import eventually
@@ -38,16 +41,24 @@ def _group(settings: Settings, name: str) -> ServiceGroup:
 def _kill_when_through(
     settings: Settings, expected: dict[str, bytes], share: float, name: str
 ) -> None:
-    """Start a worker and kill -9 it once ``share`` of the outputs are out; it must not have
-    finished by then."""
+    """Start a worker and kill -9 it once ``share`` of the outputs are out."""
+    _kill_when(settings, expected, name, lambda: eventually(
+        lambda: harness.output_count(settings) >= len(expected) * share,
+        timeout=120, what=f"the matcher to be {share:.0%} through",
+    ))  # fmt: skip
+
+
+def _kill_when(
+    settings: Settings, expected: dict[str, bytes], name: str, wait: Callable[[], object]
+) -> None:
+    """Start a worker, ``wait``, and kill -9 it; it must not have finished by then."""
     group = _group(settings, name)
     group.start("matcher")
     try:
-        eventually(lambda: harness.output_count(settings) >= len(expected) * share,
-                   timeout=120, what=f"the matcher to be {share:.0%} through")  # fmt: skip
+        wait()
         os.killpg(group.procs["matcher"].pid, signal.SIGKILL)
         group.procs["matcher"].wait(10)
-        assert harness.output_count(settings) < len(expected), (
+        assert not harness.all_emitted(settings, expected), (
             "the worker finished before the kill; raise COUNT"
         )
     finally:
@@ -110,3 +121,39 @@ def test_second_worker_joining_mid_stream_equals_one_uninterrupted_run(private: 
     finally:
         for group in workers:
             group.stop()
+
+
+def test_kill_9_around_clearing_rounds_equals_one_uninterrupted_run(private: Settings):
+    """Most orders cleared in rounds, in the market's lane or a session's pool, and a tick
+    closing a round every few dozen orders of a market (harness.in_rounds). Kill -9 the worker
+    three times, a round further on each time: the moment a round's first output reaches the
+    topic (the rest of the round's outputs or the next batch in hand), then the moment the
+    last output of its market before a round does (the round's batch in hand, or just done),
+    then at a round's first output again; a last worker finishes. Rounds must really
+    allocate, no offer may ever be promised beyond its quantity, and the outputs must equal
+    one uninterrupted run's."""
+    stream = harness.stream_with_decisions(private, 2 * COUNT // 3, seed=5, rounds=True)
+    per_event = harness.outputs_per_event(private, stream)
+    made = harness.round_proposals(stream, per_event)
+    assert made["market"] >= 300 and made["session"] >= 30, made  # not vacuous
+    harness.assert_never_over_promised(stream, per_event)
+    expected = harness.by_id(per_event)
+    values = [value for outputs in per_event for value in outputs]
+    asyncio.run(harness.produce(private, stream))
+
+    markets = [ev.parse_event(value).market_key for value in values]
+    bursts = [  # (the market's last output before the round, the round's outputs)
+        (max(i for i in range(b.start) if markets[i] == markets[b.start]), b)
+        for b in harness.round_bursts(stream, per_event)
+        if markets[b.start] in markets[: b.start] and b.stop < len(values) * 0.8  # work after
+    ]
+    for n in range(3):
+        emitted = set(asyncio.run(harness.read_outputs(private)))
+        ahead = [(i, b) for i, b in bursts if values[i] not in emitted]
+        nearest = ahead[: max(1, len(ahead) * (n + 1) // 3)]  # one further on each time
+        before, burst = max(nearest, key=lambda ib: len(ib[1]))
+        at = before if n == 1 else burst.start
+        what = f"output {at} (round {burst} of {len(values)})"
+        wait = functools.partial(harness.await_output, private, values[at], what)
+        _kill_when(private, expected, f"run-{n}", wait)
+    _run_to_the_end(private, expected, "last")
