@@ -38,8 +38,12 @@ class RecordingTable(dict):
         super().__setitem__(key, value)
 
 
-def _orders(category: str = "coffee", base: int = 0) -> list[ev.AnyEvent]:
-    """A market: offers and demands, so that a 20 t demand needs three suppliers."""
+def _orders(
+    category: str = "coffee", base: int = 0, clearing: str = "instant"
+) -> list[ev.AnyEvent]:
+    """A market: offers and demands, so that a 20 t demand needs three suppliers. ``rounds``:
+    orders cleared in rounds, so nothing matches on arrival and two ticks closing a round
+    allocate it (the first the first two offers to the 20 t demand, the second the rest)."""
     n = iter(range(base + 1, base + 1000))
     p = "" if category == "coffee" else f"{category}-"
 
@@ -56,13 +60,27 @@ def _orders(category: str = "coffee", base: int = 0) -> list[ev.AnyEvent]:
         ev.DemandPosted(demand=demand(f"{p}d2", "4", **market), **env(4)),
         ev.OfferPublished(offer=offer(f"{p}o4", "6", **market), **env(5)),
     ]
+    if clearing == "rounds":
+        events = [_in_rounds(e) for e in events]
+        events.insert(3, ev.MarketTick(category=category, closes_round=True, **env(2)))
+        events.append(ev.MarketTick(category=category, closes_round=True, **env(5)))
     return events
 
 
-def _stream(category: str = "coffee", base: int = 0) -> list[ev.AnyEvent]:
+def _in_rounds(event: ev.AnyEvent) -> ev.AnyEvent:
+    """An offer or a demand as the gateway sends it to a market cleared in rounds."""
+    field = "offer" if isinstance(event, ev.OfferPublished) else "demand"
+    order = getattr(event, field).model_copy(update={"clearing": "rounds"})
+    return event.model_copy(update={field: order})
+
+
+def _stream(
+    category: str = "coffee", base: int = 0, clearing: str = "instant"
+) -> list[ev.AnyEvent]:
     """The orders, then: both sides accept the first proposal, the buyer declines the second
-    (its quantity returns and is re-matched), and a tick three hours later expires the rest."""
-    orders = _orders(category, base)
+    (its quantity returns and is re-matched: at once, or by the last tick when the market
+    clears in rounds), and a tick three hours later expires the rest."""
+    orders = _orders(category, base, clearing)
     books = DurableBooks({}, CONFIG)
     proposals = [
         parsed.match
@@ -86,7 +104,7 @@ def _stream(category: str = "coffee", base: int = 0) -> list[ev.AnyEvent]:
         decision(ev.MatchAccepted, first, "supplier", 2),
         decision(ev.MatchDeclined, second, "buyer", 3),
         ev.MarketTick(event_id=uuid.UUID(int=base + 900), occurred_at=T0 + timedelta(hours=3),
-                      source="test", category=category),
+                      source="test", category=category, closes_round=clearing == "rounds"),
     ]  # fmt: skip
 
 
@@ -108,15 +126,25 @@ def _effective_records(table: dict) -> dict[str, object]:
     }
 
 
-def test_the_stream_exercises_every_kind_of_outcome():
-    outputs = _run(RecordingTable(), _stream())
-    kinds = {ev.parse_event(v).type for out in outputs for _, v in out}
+CLEARING = pytest.mark.parametrize("clearing", ["instant", "rounds"])
+
+
+@CLEARING
+def test_the_stream_exercises_every_kind_of_outcome(clearing):
+    stream = _stream(clearing=clearing)
+    outputs = [ev.parse_event(v) for out in _run(RecordingTable(), stream) for _, v in out]
+    kinds = {e.type for e in outputs}
     assert {"match.proposed", "match.confirmed", "match.released", "match.expired"} <= kinds
+    if clearing == "rounds":  # every proposal came from a tick closing a round
+        rounds = {e.event_id for e in stream if isinstance(e, ev.MarketTick) and e.closes_round}
+        proposed = [e for e in outputs if isinstance(e, ev.MatchProposed)]
+        assert proposed and all(e.correlation_id in rounds for e in proposed)
 
 
-def test_reference_run_allocates_without_over_promising():
+@CLEARING
+def test_reference_run_allocates_without_over_promising(clearing):
     table = RecordingTable()
-    outputs = _run(table, _orders())
+    outputs = _run(table, _orders(clearing=clearing))
     proposed = [ev.parse_event(v) for out in outputs for _, v in out]
     proposed = [e for e in proposed if isinstance(e, ev.MatchProposed)]
     per_offer: dict[str, Decimal] = {}
@@ -137,9 +165,10 @@ def _applied(persisted: Mapping[str, Any]) -> int:
     return -1 if marker is None else marker["offset"]
 
 
+@CLEARING
 @pytest.mark.parametrize("committed_policy", ["from-start", "at-marker"])
-def test_recovery_after_a_crash_at_every_write(committed_policy):
-    events = _stream()
+def test_recovery_after_a_crash_at_every_write(committed_policy, clearing):
+    events = _stream(clearing=clearing)
     reference_table = RecordingTable()
     reference = _run(reference_table, events)
     writes = reference_table.log
@@ -154,8 +183,9 @@ def test_recovery_after_a_crash_at_every_write(committed_policy):
 
 
 def _two_markets() -> list[ev.AnyEvent]:
-    """Two markets' streams interleaved on one partition, so batches touch several books."""
-    coffee, fruit = _stream(), _stream("fresh-fruit", base=10_000)
+    """Two markets' streams interleaved on one partition, so batches touch several books; the
+    second market clears in rounds."""
+    coffee, fruit = _stream(), _stream("fresh-fruit", base=10_000, clearing="rounds")
     mixed = [e for pair in zip(coffee, fruit, strict=False) for e in pair]
     return mixed + coffee[len(fruit) :] + fruit[len(coffee) :]
 
