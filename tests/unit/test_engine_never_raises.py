@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from hypothesis import HealthCheck, event, given, settings
@@ -48,6 +49,12 @@ DEMAND_IDS = st.sampled_from(["d1", "d.2", "x"])
 SUPPLIERS = ("s1", "s2", "both")  # "both" also buys
 BUYERS = ("b1", "b2", "both")
 ORGS = st.sampled_from(sorted({*SUPPLIERS, *BUYERS}))
+# Set by the gateway, not the client: the market's pool or a session's, cleared at once or in
+# rounds, which a tick closes (every pool, or one, perhaps one nobody is in). One per scenario,
+# so that its orders meet.
+POOLS = st.sampled_from([None, None, "phien-2100", LONGEST_ID])
+CLEARINGS = st.sampled_from(["instant", "instant", "rounds"])
+ROUND_TICKS = st.fixed_dictionaries({"closes_round": st.booleans(), "round_pool": POOLS})
 UNKNOWN_MATCHES = st.sampled_from([ev.derived_id("match", "nowhere", "nobody", "0"), "m1"])
 TIGHT = MatchConfig(
     proposal_ttl=timedelta(minutes=30), candidate_limit=2, enough_candidates=1,
@@ -99,6 +106,8 @@ class Scenario:
         self.config = config
         self.book = MarketBook(market, config)
         self.now: datetime = self.draw(BOUNDED_MOMENTS)
+        self.lane = {"pool": self.draw(POOLS, label="pool"),
+                     "clearing": self.draw(CLEARINGS, label="clearing")}  # fmt: skip
         self.offers = extreme_offer_submissions(market, SUPPLIERS, BUYERS)
         self.demands = extreme_demand_submissions(market, BUYERS, SUPPLIERS)
         self.events: list[Any] = []
@@ -106,8 +115,8 @@ class Scenario:
         self.match_ids: list[str] = []
         self.decided: set[str] = set()  # outcome types seen (--hypothesis-show-statistics)
 
-    def step(self) -> None:
-        sent = self.next_event()
+    def step(self, kind: str | None = None) -> None:
+        sent = self.next_event(kind)
         outcomes = self.book.apply(sent)
         self.book.check_invariants()
         outputs = []
@@ -121,9 +130,9 @@ class Scenario:
         self.events.append(sent)
         self.outputs.append(outputs)
 
-    def next_event(self) -> Any:
+    def next_event(self, kind: str | None = None) -> Any:
         draw, market = self.draw, self.market
-        kind = draw(ACCEPTING_KIND if self.book.matches else ANY_KIND, label="kind")
+        kind = kind or draw(ACCEPTING_KIND if self.book.matches else ANY_KIND, label="kind")
         if kind == "redelivered":
             if self.events:
                 return draw(st.sampled_from(self.events), label="redelivered")
@@ -133,7 +142,8 @@ class Scenario:
             oid = draw(OFFER_IDS, label="offer id")
             known = self.book.offers.get(oid)
             offer = {**draw(self.offers), "offer_id": oid,
-                     "revision": self._revision(known and known.terms.revision)}  # fmt: skip
+                     "revision": self._revision(known and known.terms.revision),
+                     **self.lane}  # fmt: skip
             if draw(LENIENT, label="lenient offer"):
                 offer.update(LENIENT_OFFER)
             body = {"offer": offer}
@@ -141,7 +151,8 @@ class Scenario:
             did = draw(DEMAND_IDS, label="demand id")
             known_d = self.book.demands.get(did)
             demand = {**draw(self.demands), "demand_id": did,
-                      "revision": self._revision(known_d and known_d.terms.revision)}  # fmt: skip
+                      "revision": self._revision(known_d and known_d.terms.revision),
+                      **self.lane}  # fmt: skip
             if draw(LENIENT, label="lenient demand"):
                 demand.update(LENIENT_DEMAND, criteria={**demand["criteria"], **LENIENT_CRITERIA})
             body = {"demand": demand}
@@ -156,7 +167,7 @@ class Scenario:
             if kind == "match.declined":
                 body["reason"] = draw(REASONS)
         else:
-            body = {"category": market}
+            body = {"category": market, **draw(ROUND_TICKS, label="round")}
         return ORDERS_TYPES[kind].model_validate(
             {
                 "event_id": uuid.UUID(int=len(self.events) + 1),
@@ -271,6 +282,7 @@ def test_no_valid_event_makes_the_engine_raise(data, market, config, length):
     scenario = Scenario(data, market, config)
     for _ in range(length):
         scenario.step()  # raises on any exception, broken invariant or invalid output
+    scenario.step("market.tick")  # a last tick: what is due expires, a round may close
     for name in sorted(scenario.decided):
         event(name)
     durable = _feed_durable(data, scenario, config)
@@ -358,3 +370,21 @@ def test_a_proposal_at_the_last_moment():
     proposed = [o for o in outputs if isinstance(o, ev.MatchProposed)]
     assert len(proposed) == 1
     assert proposed[0].match.expires_at == LATEST_MOMENT + MatchConfig().proposal_ttl
+
+
+def test_a_round_of_the_largest_quantities():
+    """10^15 t is a valid amount, 10^21 g: beyond the 64 bits a flow solver counts in. A round
+    must not raise on it, nor do worse than instant matching, which proposes it whole."""
+    largest = "999999999999999.999"  # tấn: the contracts' largest amount
+    moment = datetime(2026, 11, 27, tzinfo=UTC)
+    rounds = {"clearing": "rounds"}
+    outputs = _through_the_engine(
+        [
+            _at(moment, ev.OfferPublished, 1, offer=offer("o1", largest, **rounds)),
+            _at(moment, ev.OfferPublished, 2, offer=offer("o2", largest, **rounds)),
+            _at(moment, ev.DemandPosted, 3, demand=demand("d1", largest, **rounds)),
+            _at(moment, ev.MarketTick, 4, category=MARKET, closes_round=True),
+        ]
+    )
+    proposed = [o for o in outputs if isinstance(o, ev.MatchProposed)]
+    assert [p.match.quantity_kg for p in proposed] == [Decimal(largest) * 1000]
