@@ -31,8 +31,10 @@ def test_the_compiled_engine_decides_and_stores_exactly_what_the_source_does():
     """`make test` builds the engine first; KETNOI_ENGINE=compiled refuses to fall back."""
     python, compiled_run = _run("python"), _run("compiled")
     assert python[0] == "python" and compiled_run[0] == "compiled"
-    for kind in ("Proposed", "Confirmed", "Expired", "Released", "DemandFilled", "Unmatched"):
-        assert f'"{kind}"' in python[1]  # every path of the engine took part
+    kinds = ("Proposed", "Confirmed", "Expired", "Released", "DemandFilled", "Unmatched",
+             "round:Proposed")  # fmt: skip
+    for kind in kinds:
+        assert f'"{kind}"' in python[1]  # every path of the engine took part, rounds too
     assert compiled_run[1] == python[1]
 
 
