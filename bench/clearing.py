@@ -30,7 +30,7 @@ from typing import Any
 
 from bench import report
 from bench.core_throughput import outcomes_digest
-from bench.quality import as_rounds
+from bench.quality import NO_EXPIRY, as_rounds
 from connectors.simulator import events as scenario_events
 from ketnoi.settings import Settings
 from schemas.events import DemandPosted, MarketTick, OfferPublished
@@ -101,6 +101,13 @@ def measure(
         raise SystemExit("clearing bench: the same round decided differently on another pass")
     first = passes[0]
     seconds = [p["seconds"] for p in passes]
+    instant = MarketBook(market, NO_EXPIRY)  # the same orders first come on arrival (untimed;
+    # no proposal expires, as none can within the round: else re-proposals would count twice)
+    instant_kg = sum(
+        (o.quantity_kg for e in events for o in instant.apply(as_rounds(e, "instant"))
+         if isinstance(o, Proposed)),
+        Decimal(0),
+    )  # fmt: skip
     return {
         "orders": orders,
         "offers": sum(isinstance(e, OfferPublished) for e in events),
@@ -117,6 +124,7 @@ def measure(
         "after": first["after"],
         "proposals": first["proposals"],
         "volume_t": first["volume_t"],
+        "instant_volume_t": float(instant_kg / 1000),
         "kinds": first["kinds"],
         "records": first["records"],
         "load": (load_before, report.loadavg()),
@@ -154,6 +162,9 @@ def render(r: dict[str, Any]) -> str:
         f"then drain_changes: median {r['drain_median_s']:.3f} s ({r['records']:,} records)",
         f"proposals {r['proposals']:,}, {r['volume_t']:,.1f} t; open offers/demands {bo:,}/"
         f"{bd:,} -> {ao:,}/{ad:,}; outcomes {r['kinds']}",
+        f"the same orders first come on arrival (instant, untimed): {r['instant_volume_t']:,.1f} t "
+        f"({r['volume_t'] / r['instant_volume_t']:.1%} of it in the round)"
+        if r["instant_volume_t"] else "the same orders first come on arrival: nothing matched",
         f"load average {load[0]:.1f} -> {load[1]:.1f} (2 cores shared)",
     ])  # fmt: skip
 

@@ -186,13 +186,15 @@ def adversarial(stream: Sequence[Any]) -> list[Any]:
     return offers + demands
 
 
-def as_rounds(event: OfferPublished | DemandPosted) -> OfferPublished | DemandPosted:
-    """The same new order, cleared in rounds."""
+def as_rounds(
+    event: OfferPublished | DemandPosted, clearing: str = "rounds"
+) -> OfferPublished | DemandPosted:
+    """The same new order, cleared in rounds (or as ``clearing`` says)."""
     if isinstance(event, OfferPublished):
-        offer = event.offer.model_copy(update={"clearing": "rounds"})
+        offer = event.offer.model_copy(update={"clearing": clearing})
         return event.model_copy(update={"offer": offer})
     if isinstance(event, DemandPosted):
-        demand = event.demand.model_copy(update={"clearing": "rounds"})
+        demand = event.demand.model_copy(update={"clearing": clearing})
         return event.model_copy(update={"demand": demand})
     raise TypeError(f"quality streams hold new orders only, not {event.type}")
 

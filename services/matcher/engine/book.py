@@ -14,7 +14,7 @@ offers have changed since (``_refresh_reasons``): the book counts its offer-side
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from heapq import heapify, heappop, heappush
 from typing import Any
@@ -199,6 +199,11 @@ class MarketBook:
             open_kg = d.wanted_kg
             q = min(o.offered_kg, open_kg)
         return failures(o.terms, d.terms, q, open_kg)
+
+    @property
+    def clock(self) -> datetime:
+        """The market's time: the latest occurred_at seen (the epoch before any event)."""
+        return self._clock or datetime.fromtimestamp(0, UTC)
 
     @property
     def open_counts(self) -> tuple[int, int]:
