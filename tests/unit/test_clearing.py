@@ -122,6 +122,19 @@ def test_a_second_round_offers_only_what_is_left_and_releases_nothing():
     assert proposals(again) == [] and not [o for o in again if isinstance(o, Released)]
 
 
+def test_a_round_tick_delivered_again_is_not_a_second_round():
+    feed = Feed()
+    feed.offer("o", "10", **ROUNDS)
+    feed.demand("small", "4", **ROUNDS)
+    tick = feed.event(ev.MarketTick, category=MARKET, closes_round=True)
+    assert len(proposals(feed.send(tick))) == 1
+    feed.demand("late", "4", **ROUNDS)
+    assert proposals(feed.send(tick)) == []  # the same tick again: nothing
+    restored = MarketBook.restore(MARKET, list(feed.book.records()), feed.book.config)
+    assert proposals(restored.apply(tick)) == []  # a restored book remembers it too
+    assert len(proposals(close_round(feed))) == 1  # a new round tick clears the late demand
+
+
 def test_quantity_returned_by_a_decline_waits_for_the_next_round():
     feed = Feed()
     greedy_trap(feed, **ROUNDS)

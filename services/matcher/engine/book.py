@@ -63,6 +63,9 @@ from .scoring import reason
 from .terms import ROUNDS, DemandTerms, OfferTerms
 
 META = "meta"
+ROUND_IDS_KEPT = 16
+"""Round ticks a book remembers by event id, so one delivered again is not a second round
+(a redelivery comes soon after: the ticker's and the gateway's ticks are minutes apart)."""
 
 
 class MarketBook:
@@ -86,6 +89,7 @@ class MarketBook:
         self._offer_changes = 0  # offer-side changes so far: what makes a reason stale
         self._reasons: list[tuple[int, int, str]] = []  # (reason_at, seq, demand id), lazy
         self._ticked: datetime | None = None  # the latest tick that refreshed reasons
+        self._rounds: list[str] = []  # event ids of the latest round ticks, oldest first
         self._dirty: dict[str, Any] = {}  # record key -> its entity now (None: deleted)
         self._meta = _Meta(self)
 
@@ -148,6 +152,7 @@ class MarketBook:
                 book._offer_changes = r.get("offer_changes", 0)  # absent before refreshes
                 ticked = r.get("ticked")
                 book._ticked = None if ticked is None else datetime.fromisoformat(ticked)
+                book._rounds = list(r.get("rounds", []))  # absent before clearing rounds
                 book._clock = None if r["clock"] is None else datetime.fromisoformat(r["clock"])
                 continue
             kind, _, ident = key.partition(":")
@@ -389,9 +394,13 @@ class MarketBook:
         """Time passes (``apply`` already expired what was due), a clearing round closes when
         the tick says so, and stale reasons are judged again: the tick is an event in the log,
         so a replay clears and judges the same. Only a tick later than the last one judges
-        reasons; a round tick delivered twice clears what the first left open (often
-        nothing), which a replay repeats alike."""
-        if event.closes_round:  # every tick that says so: a round never waits for the clock
+        reasons; a round tick delivered again (its event id among the last ROUND_IDS_KEPT
+        rounds) changes nothing. A new round tick, even an older one, clears what is open."""
+        round_id = str(event.event_id)
+        if event.closes_round and round_id not in self._rounds:  # once per tick, whatever
+            # its clock says: a round never waits for the clock, nor runs twice for one tick
+            self._rounds = [*self._rounds[1 - ROUND_IDS_KEPT :], round_id]
+            self._dirty[META] = self._meta
             clear_rounds(self, run, event.round_pool)
         if self._ticked is not None and event.occurred_at <= self._ticked:
             return
@@ -575,13 +584,16 @@ class MarketBook:
 
     def _meta_record(self) -> dict[str, Any]:
         clock = None if self._clock is None else self._clock.isoformat()
-        return {
+        record: dict[str, Any] = {
             "seq": self._seq,
             "match_seq": self._mseq,
             "clock": clock,
             "offer_changes": self._offer_changes,
             "ticked": None if self._ticked is None else self._ticked.isoformat(),
         }
+        if self._rounds:  # records of books that never cleared a round stay as they were
+            record["rounds"] = list(self._rounds)
+        return record
 
 
 class _Meta:
