@@ -199,3 +199,13 @@ def test_rounds_runs_of_the_quality_bench_are_feasible_and_not_vacuous():
     markets = result["markets"]
     assert result["modes"]["rounds of 40"]["scenario"]["events"] == 160 + 4 * markets
     assert result["modes"]["one round"]["adversarial"]["events"] == 160 + markets
+
+
+def test_the_clearing_bench_rounds_every_market_and_beats_first_come_on_one():
+    from bench import clearing
+
+    spread = clearing.every_market(seed=7, n=300)
+    assert spread["markets"] > 1 and spread["volume_t"] > 0
+    assert spread["slowest_s"] <= spread["seconds"]
+    one = clearing.measure(orders=300, repeat=1, seed=7, market="fresh-fruit")
+    assert one["proposals"] > 0 and one["volume_t"] >= one["instant_volume_t"] > 0
