@@ -40,7 +40,10 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.since: float | None = None
-        self._lock = threading.Lock()
+        # Reentrant: a handler runs in the main thread between bytecodes, so a second signal
+        # can land inside the first one's ``with``; a plain Lock then waits on itself forever
+        # (a gateway stopped by two SIGTERMs a moment apart hung until SIGKILL, seen in CI).
+        self._lock = threading.RLock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._event: asyncio.Event | None = None
 

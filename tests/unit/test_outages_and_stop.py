@@ -162,3 +162,24 @@ def test_a_second_signal_exits_at_once_and_abandon_says_what_is_redelivered():
     assert "matcher: stopping with a batch of 12 events unfinished and not committed" in (
         result.stderr
     )
+
+
+def test_a_signal_landing_inside_the_stop_handler_does_not_deadlock():
+    """Seen in CI: two SIGTERMs a moment apart left the gateway stuck for good, the second
+    handler waiting on the lock the first one held (handlers run in the main thread)."""
+    result, _ = _run("""
+        import logging, os, signal
+        from services.common.shutdown import STOP
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+        log = logging.getLogger("probe")
+        signal.signal(signal.SIGUSR1,
+                      lambda s, f: STOP.request("probe", signal.SIGTERM, log, 60))
+        with STOP._lock:  # as if the first handler were interrupted while holding it
+            os.kill(os.getpid(), signal.SIGUSR1)
+            total = sum(range(1000))  # the handler runs between these bytecodes
+        STOP.request("probe", signal.SIGTERM, log, 60)
+        raise SystemExit(3)  # not reached
+    """)
+    assert result.returncode == 0, result.stderr
+    assert "probe: SIGTERM received: finishing the work in hand" in result.stderr
+    assert "probe: SIGTERM again: exiting now" in result.stderr
