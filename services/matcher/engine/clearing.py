@@ -157,7 +157,7 @@ def build(book: MarketBook, demands: list[DemandState], pool: str | None) -> Rou
     for o, d, _ in arrived:  # its pairs are arcs too, so the flow can keep what it found
         j = arcs.demand(d)
         if j >= 0 and (arcs.offer(o), j) not in arcs.pairs:
-            arcs.add(o, j, round(r.scorers[j].rank(o.terms, arcs.q(o, j)) * 100))
+            arcs.add(o, j, arcs.weight(o, j))
     r.first_come = [0] * len(r.tails)
     for o, d, q in arrived:
         found = arcs.pairs.get((arcs.offer(o), arcs.demand(d)))
@@ -274,10 +274,10 @@ class _Arcs:
         config, d = self.book.config, self.r.demands[j]
         scan = config.round_scan
         found = candidates(self.book, d, self.opens[j], self.r.scorers[j], scan, scan, scan)
-        ranked = sorted((round(-minus_rank * 100), price, seq, o)
-                        for minus_rank, price, seq, o in found)  # fmt: skip
+        ranked = [(round(-minus_rank * 100), price, seq, o) for minus_rank, price, seq, o in found]
+        ranked.sort(key=_best_first)  # seqs are unique: the offers never compare
         found_arcs = []
-        for weight, _, _, o in sorted(ranked, key=_best_first)[: config.round_candidates]:
+        for weight, _, _, o in ranked[: config.round_candidates]:
             a = self.pairs.get((self.offer(o), j))
             if a is None:
                 a = self.add(o, j, weight)
@@ -309,7 +309,7 @@ class _Arcs:
             q = self.q(o, j)
             if not lot_fits(ot, dt, q, open_kg):
                 continue
-            a = self.add(o, j, round(r.scorers[j].rank(ot, q) * 100))
+            a = self.add(o, j, self.weight(o, j))
             if a < 0:
                 continue
             self.claim(a)
@@ -337,6 +337,11 @@ class _Arcs:
         """Best score first; ties: cheaper per kg, then the earlier offer."""
         r = self.r
         return -r.weights[a], self.prices[a], r.offers[r.tails[a]].seq
+
+    def weight(self, o: OfferState, j: int) -> int:
+        """The pair's arc weight: its score x 100 at its full quantity (``candidates``'
+        ranking, rounded)."""
+        return round(self.r.scorers[j].rank(o.terms, self.q(o, j)) * 100)
 
     def q(self, o: OfferState, j: int) -> Decimal:
         """The pair's full quantity: min(the offer's available, the demand's open)."""
