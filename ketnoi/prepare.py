@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from ketnoi import store_build
 from ketnoi.progress import Job, StageError, emit, run_jobs
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -111,6 +112,8 @@ def store_digest() -> str:
     digest = hashlib.sha256(" ".join(flags).encode())
     for name in ("go.mod", "go.sum", "main.go"):
         digest.update(name.encode() + b"\0" + (STORE_SOURCE / name).read_bytes())
+    for part in store_build.digest_inputs():  # the patch that indexes _id lookups
+        digest.update(part)
     return digest.hexdigest()[:12]
 
 
@@ -134,10 +137,23 @@ def store_job(cache_dir: Path, log_dir: Path = SETUP_LOGS) -> Job | None:
 
     def install() -> None:
         tmp.rename(binary)
+        shutil.rmtree(tmp.with_name(tmp.name + ".src"), ignore_errors=True)
 
     return Job(
-        f"store: FerretDB {FERRETDB_VERSION} (Go build, modules cached in ~/go/pkg/mod)",
-        [go, *GO_BUILD, "-o", str(tmp), "."],
+        f"store: FerretDB {FERRETDB_VERSION}, _id lookups indexed (Go build, modules cached in "
+        "~/go/pkg/mod)",
+        [
+            sys.executable,
+            store_build.__file__,
+            "--go",
+            go,
+            "--version",
+            FERRETDB_VERSION,
+            "--out",
+            str(tmp),
+            "--",
+            *GO_BUILD,
+        ],
         log_dir / "store-build.log",
         cwd=STORE_SOURCE,
         env={**os.environ, **GO_ENV},
