@@ -31,6 +31,7 @@ class ItemResult(BaseModel):
     id: str | None = None
     event_id: uuid.UUID | None = None
     status_url: str | None = None
+    revision: int | None = Field(default=None, description="for updates: the new revision")
     detail: str | None = None
     errors: list[FieldProblem] = Field(default_factory=list)
 
@@ -108,10 +109,11 @@ def _at(index: int, problem: dict[str, Any]) -> FieldProblem:
     return FieldProblem(**problem)
 
 
-def refusal(index: int, exc: ApiProblem) -> ItemResult:
-    errors = [
-        FieldProblem(**{**e.model_dump(), "path": f"items[{index}].{e.path}"}) for e in exc.errors
-    ]
+def refusal(index: int, exc: ApiProblem, within: str = "") -> ItemResult:
+    """An item's refusal; its field paths named from the request's root (``within``: the
+    item's field that holds the checked body, as ``offer`` in a bulk update)."""
+    prefix = f"items[{index}]." + (f"{within}." if within else "")
+    errors = [FieldProblem(**{**e.model_dump(), "path": prefix + e.path}) for e in exc.errors]
     return ItemResult(index=index, status=exc.status, detail=exc.detail, errors=errors)
 
 

@@ -218,7 +218,9 @@ async def _existing(
 
 
 _DERIVED = "derived_results"
-_PLAIN_ACCEPTED = {"index", "status", "id", "event_id", "status_url", "detail", "errors"}
+_PLAIN_ACCEPTED = {
+    "index", "status", "id", "event_id", "status_url", "revision", "detail", "errors"
+}  # fmt: skip
 
 
 def compact(body: Any, ids: Ids) -> Any:
@@ -254,6 +256,8 @@ def _derivation(result: Any, ids: Ids) -> tuple[str, str] | None:
     index, item_id, url = result["index"], result["id"], result["status_url"]
     if result["status"] != 202 or result["detail"] is not None or result["errors"] != []:
         return None
+    if result["revision"] is not None:  # an update's: its id is the client's, not derived
+        return None
     if not isinstance(index, int) or not isinstance(url, str) or not url.endswith(str(item_id)):
         return None
     for kind in ("offer", "demand"):
@@ -276,7 +280,8 @@ def expand(body: Any, ids: Ids) -> Any:
             event_id = str(uuid.UUID(derived_id(ids.seed, "event", str(index))))
             url = prefix + item_id
             results.append({"index": index, "status": 202, "id": item_id, "event_id": event_id,
-                            "status_url": url, "detail": None, "errors": []})  # fmt: skip
+                            "status_url": url, "revision": None, "detail": None,
+                            "errors": []})  # fmt: skip
     results.sort(key=lambda r: r["index"])
     return {k: v for k, v in body.items() if k != _DERIVED} | {"results": results}
 

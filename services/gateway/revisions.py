@@ -10,7 +10,7 @@ compare-and-set: of two clients editing revision 3, one gets 4 and the other 412
 from __future__ import annotations
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from services.common.store import REVISIONS
 from services.gateway.context import Gateway
@@ -87,3 +87,50 @@ async def current_revision(gateway: Gateway, entity_id: str, recorded: int) -> i
     503) has already used its number, so If-Match must name the counter's value."""
     doc = await gateway.db[REVISIONS].find_one({"_id": entity_id})
     return max(recorded, doc["revision"] if doc else 0)
+
+
+async def next_revisions(
+    gateway: Gateway, wanted: dict[str, tuple[int, int | None]]
+) -> dict[str, int | ApiProblem]:
+    """``next_revision`` for many items (id -> (recorded, expected)) at once: one read of the
+    counters for all of them and one insert of the new ones, instead of a read and a write
+    per item (on FerretDB every read reads the whole collection). A counter another request
+    moved meanwhile falls back to ``next_revision`` for that item alone."""
+    counters = gateway.db[REVISIONS]
+    handed = {doc["_id"]: doc["revision"]
+              async for doc in counters.find({"_id": {"$in": list(wanted)}})}  # fmt: skip
+    result: dict[str, int | ApiProblem] = {}
+    fresh: list[dict[str, object]] = []
+    moved: list[str] = []
+    for entity_id, (recorded, expected) in wanted.items():
+        latest = max(recorded, handed.get(entity_id, 0))
+        if expected is not None and expected != latest:
+            result[entity_id] = stale(expected, latest)
+        elif entity_id in handed:
+            moved.append(entity_id)
+        else:
+            fresh.append({"_id": entity_id, "revision": latest + 1})
+            result[entity_id] = latest + 1
+    if fresh:
+        try:
+            await counters.insert_many(fresh, ordered=False)
+        except BulkWriteError as exc:  # a concurrent update claimed some first: one by one
+            for error in exc.details.get("writeErrors", []):
+                entity_id = str(fresh[error["index"]]["_id"])
+                del result[entity_id]
+                moved.append(entity_id)
+    for entity_id in moved:
+        recorded, expected = wanted[entity_id]
+        if entity_id in handed:  # compare-and-set on the value read above
+            latest = max(recorded, handed[entity_id])
+            if await counters.find_one_and_update(
+                {"_id": entity_id, "revision": handed[entity_id]},
+                {"$set": {"revision": latest + 1}},
+            ):
+                result[entity_id] = latest + 1
+                continue
+        try:
+            result[entity_id] = await next_revision(gateway, entity_id, recorded, expected)
+        except ApiProblem as exc:
+            result[entity_id] = exc
+    return result

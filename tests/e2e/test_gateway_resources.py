@@ -128,6 +128,66 @@ def test_bulk_gives_a_result_per_item(api, issue_key, client_for):
     assert everything_wrong.json()["results"][0]["status"] == 422
 
 
+def test_bulk_update_gives_a_result_per_item_with_the_single_updates_rules(client_for, issue_key):
+    supplier, other = _unique("htx-bat-trang"), _unique("htx-other")
+    client = client_for(issue_key(supplier, "supplier"))
+    created = client.post("/v1/offers:bulk", json={"items": [_wood(supplier)] * 3})
+    assert created.status_code == 202, created.text
+    first, second, third = [r["id"] for r in created.json()["results"]]
+    for item in created.json()["results"]:
+        _ready(client, item["status_url"], status="open")
+    foreign = client_for(issue_key(other, "supplier")).post("/v1/offers", json=_wood(other))
+    _ready(client_for(issue_key(other, "supplier")), foreign.json()["status_url"], status="open")
+
+    def change(offer_id: str, **overrides) -> dict:
+        return {"offer_id": offer_id, "offer": _wood(supplier, **overrides)}
+
+    items = [
+        {**change(first, unit_price_vnd=280_000), "if_match": 1},
+        {**change(second, unit_price_vnd=1), "if_match": 5},
+        change(third, product={"name": "Gỗ", "category": "ceramics"}),
+        change("off-nobody-has-this"),
+        change(foreign.json()["id"]),
+        change(first, unit_price_vnd=1),
+        change(third, quantity={"amount": "5", "unit": "hôpp"}),
+    ]
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    response = client.post("/v1/offers:bulk-update", json={"items": items}, headers=key)
+    assert response.status_code == 202, response.text
+    result = response.json()
+    assert [r["status"] for r in result["results"]] == [202, 412, 409, 404, 404, 409, 422]
+    assert (result["accepted"], result["rejected"]) == (1, 6)
+    assert result["results"][0]["revision"] == 2 and result["results"][0]["id"] == first
+    assert result["results"][2]["errors"][0]["path"] == "items[2].offer.product.category"
+    assert result["results"][6]["errors"][0]["path"] == "items[6].offer.quantity.unit"
+    assert _ready(client, f"/v1/offers/{first}", revision=2).json()["unit_price_vnd"] == 280_000
+    replay = client.post("/v1/offers:bulk-update", json={"items": items}, headers=key)
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == result
+
+    # Without if_match an update takes the next number, as the single PUT does.
+    again = client.post("/v1/offers:bulk-update", json={"items": [change(first), change(second)]})
+    assert [r["revision"] for r in again.json()["results"]] == [3, 2]
+    assert client.put(f"/v1/offers/{first}", json=_wood(supplier)).json()["revision"] == 4
+
+
+def test_bulk_update_of_demands_is_the_buyers_own(client_for, issue_key):
+    buyer = _unique("sieu-thi")
+    client = client_for(issue_key(buyer, "retailer"))
+    body = demand_body("2", "tấn", category="vegetables", buyer_id=buyer)
+    url = client.post("/v1/demands", json=body).json()["status_url"]
+    demand_id = url.rsplit("/", 1)[1]
+    _ready(client, url, status="open")
+    more = {**body, "quantity": {"amount": "3", "unit": "tấn"}}
+    stranger = client_for(issue_key(_unique("sieu-thi-khac"), "retailer"))
+    refused = stranger.post("/v1/demands:bulk-update",
+                            json={"items": [{"demand_id": demand_id, "demand": more}]})  # fmt: skip
+    assert refused.status_code == 422 and refused.json()["results"][0]["status"] == 404
+    response = client.post("/v1/demands:bulk-update",
+                           json={"items": [{"demand_id": demand_id, "demand": more}]})  # fmt: skip
+    assert response.status_code == 202 and response.json()["results"][0]["revision"] == 2
+    assert _ready(client, url, revision=2).json()["quantity_kg"] == 3000.0
+
+
 def test_bulk_over_the_item_limit_is_413(api, services):
     limit = services.settings.bulk_max_items
     response = api.post("/v1/offers:bulk", json={"items": [_wood("htx-x")] * (limit + 1)})

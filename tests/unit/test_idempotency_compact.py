@@ -5,21 +5,24 @@ from __future__ import annotations
 import json
 import uuid
 
+from services.gateway.bulk import ItemResult
 from services.gateway.idempotency import Ids, compact, expand
+from services.gateway.problems import FieldProblem
 
 
 def answer(ids: Ids) -> dict:
+    """A bulk answer shaped as the gateway answers (``ItemResult`` dumped as JSON)."""
     results = []
     for index in range(500):
         if index in (7, 31):
-            results.append({"index": index, "status": 422, "id": None, "event_id": None,
-                            "status_url": None, "detail": "quantity.unit: unknown",
-                            "errors": [{"path": f"items[{index}].quantity.unit"}]})  # fmt: skip
-            continue
-        item_id = ids.entity("offer", index)
-        results.append({"index": index, "status": 202, "id": item_id,
-                        "event_id": str(ids.event(index)), "status_url": f"/v1/offers/{item_id}",
-                        "detail": None, "errors": []})  # fmt: skip
+            problem = FieldProblem(path=f"items[{index}].quantity.unit", problem="unknown")
+            result = ItemResult(index=index, status=422, detail="quantity.unit: unknown",
+                                errors=[problem])  # fmt: skip
+        else:
+            item_id = ids.entity("offer", index)
+            result = ItemResult(index=index, status=202, id=item_id, event_id=ids.event(index),
+                                status_url=f"/v1/offers/{item_id}")  # fmt: skip
+        results.append(result.model_dump(mode="json"))
     return {"accepted": 498, "rejected": 2, "results": results}
 
 

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from schemas.events import DemandCancelled, DemandPosted, DemandUpdated, utcnow
+from schemas.fields import Identifier, Revision
 from schemas.orders import Demand, DemandSubmission
 from services.common.store import DEMANDS
 from services.gateway import access, bulk, figure_reads
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
+from services.gateway.bulk_updates import Change, Kind, check_change, update_many
 from services.gateway.common import (
     CHANGE_ERRORS,
     ITEM_ERRORS,
@@ -32,7 +34,6 @@ from services.gateway.common import (
     category_code,
     narrow,
     page,
-    refuse_change,
     session_for_order,
     source,
 )
@@ -63,6 +64,26 @@ class BulkDemands(BaseModel):
     items: list[SkipValidation[DemandSubmission]] = Field(min_length=1)
 
 
+class DemandChange(BaseModel):
+    """One demand of a bulk update: its id, the revision read (optional) and its new content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    demand_id: Identifier
+    if_match: Revision | None = Field(
+        default=None, description="the revision you read (its ETag): refused with 412 if stale"
+    )
+    demand: DemandSubmission
+
+
+class BulkDemandChanges(BaseModel):
+    """Up to `bulk_max_items` (500 by default) demand updates; each is checked on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SkipValidation[DemandChange]] = Field(min_length=1)
+
+
 def _url(demand_id: str) -> str:
     return f"/v1/demands/{demand_id}"
 
@@ -71,6 +92,36 @@ def _demand(body: DemandSubmission, demand_id: str, lane: Lane, revision: int = 
     # The parts are validated already: construct, do not parse the whole demand again.
     return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision,
                                   pool=lane.pool, clearing=lane.clearing)  # fmt: skip
+
+
+def _updated(ids: Ids, caller: Caller, change: Change, stored: dict[str, Any],
+             revision: int) -> DemandUpdated:  # fmt: skip
+    return DemandUpdated(
+        event_id=ids.event(change.index),
+        occurred_at=utcnow(),
+        source=source(caller),
+        session_id=stored.get("session_id"),
+        demand=_demand(change.body, change.item_id, Lane.kept(stored), revision),  # pool stays
+    )
+
+
+async def _refused_buyers(gateway: Gateway, caller: Caller, buyers: set[str]) -> set[str]:
+    return {b for b in buyers if access.check_buyer(caller, b) is not None}
+
+
+DEMANDS_KIND = Kind(
+    name="demand",
+    collection=DEMANDS,
+    party="buyer_id",
+    closed="cancelled",
+    closed_hint="post a new one",
+    owner_kept="a demand cannot move to another buyer",
+    market_kept="the market (category) of a demand cannot change: cancel it and post a new demand",
+    category_path="criteria.category",
+    refused_owners=_refused_buyers,
+    event=_updated,
+    url=_url,
+)
 
 
 def _new_lane(gateway: Gateway, body: DemandSubmission, placed: Placement) -> Lane:
@@ -249,30 +300,43 @@ async def update_demand(
 
     async def write(ids: Ids) -> Response:
         stored = await _visible_demand(gateway, caller, demand_id)
-        if stored.get("status") == "cancelled":
-            raise ApiProblem(409, f"demand {demand_id!r} was cancelled; post a new one")
-        refuse_change(
-            stored.get("buyer_id"),
-            body.buyer_id,
-            "buyer_id",
-            "a demand cannot move to another buyer",
-        )
-        refuse_change(
-            (stored.get("criteria") or {}).get("category"),
-            body.criteria.category,
-            "criteria.category",
-            "the market (category) of a demand cannot change: cancel it and post a new demand",
-        )
+        check_change(DEMANDS_KIND, demand_id, body, stored)
         revision = await next_revision(gateway, demand_id, stored.get("revision") or 1, expected)
-        event = DemandUpdated(
-            event_id=ids.event(),
-            occurred_at=utcnow(),
-            source=source(caller),
-            session_id=stored.get("session_id"),
-            demand=_demand(body, demand_id, Lane.kept(stored), revision),  # its pool and mode stay
-        )
+        event = _updated(ids, caller, Change(0, demand_id, expected, body), stored, revision)
         await gateway.publish(event)
         return accepted(event, demand_id, _url(demand_id), revision=revision)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+@router.post(
+    ":bulk-update",
+    status_code=202,
+    response_model=bulk.BulkAccepted,
+    responses=WRITE_ERRORS,
+    summary="Replace many demands (a re-imported purchase plan), with a result per item",
+)
+async def update_demands(
+    body: Annotated[
+        BulkDemandChanges,
+        Body(
+            openapi_examples=one(
+                "More", {"items": [{"demand_id": "dem-123", "if_match": 2, "demand": DEMAND}]}
+            )
+        ),
+    ],
+    request: Request,
+    gateway: GatewayDep,
+    caller: access.caller_in(Role.RETAILER, Role.ADMIN, doing="change demands"),
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    if len(body.items) > gateway.settings.bulk_max_items:
+        raise bulk.too_many(len(body.items), gateway.settings.bulk_max_items)
+
+    async def write(ids: Ids) -> Response:
+        valid, results = await bulk.validate_items(DemandChange, body.items)
+        changes = [Change(i, c.demand_id, c.if_match, c.demand) for i, c in valid]
+        return await update_many(gateway, caller, request, DEMANDS_KIND, changes, results, ids)
 
     return await run_once(request, gateway, caller, idempotency_key, write)
 

@@ -8,11 +8,13 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, SkipValidation
 
 from schemas.events import OfferPublished, OfferUpdated, OfferWithdrawn, utcnow
+from schemas.fields import Identifier, Revision
 from schemas.orders import Offer, OfferSubmission
 from services.common.store import OFFERS
 from services.gateway import access, bulk, figure_reads
 from services.gateway.auth import CallerDep
 from services.gateway.body import StrictJsonRoute
+from services.gateway.bulk_updates import Change, Kind, check_change, update_many
 from services.gateway.common import (
     CHANGE_ERRORS,
     ITEM_ERRORS,
@@ -32,7 +34,6 @@ from services.gateway.common import (
     category_code,
     narrow,
     page,
-    refuse_change,
     session_for_order,
     source,
 )
@@ -63,8 +64,55 @@ class BulkOffers(BaseModel):
     items: list[SkipValidation[OfferSubmission]] = Field(min_length=1)
 
 
+class OfferChange(BaseModel):
+    """One offer of a bulk update: its id, the revision read (optional) and its new content."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    offer_id: Identifier
+    if_match: Revision | None = Field(
+        default=None, description="the revision you read (its ETag): refused with 412 if stale"
+    )
+    offer: OfferSubmission
+
+
+class BulkOfferChanges(BaseModel):
+    """Up to `bulk_max_items` (500 by default) offer updates; each is checked on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[SkipValidation[OfferChange]] = Field(min_length=1)
+
+
 def _url(offer_id: str) -> str:
     return f"/v1/offers/{offer_id}"
+
+
+def _updated(ids: Ids, caller: Caller, change: Change, stored: dict[str, Any],
+             revision: int) -> OfferUpdated:  # fmt: skip
+    return OfferUpdated(
+        event_id=ids.event(change.index),
+        occurred_at=utcnow(),
+        source=source(caller),
+        session_id=stored.get("session_id"),
+        offer=_offer(change.body, change.item_id, Lane.kept(stored), revision),  # pool, mode stay
+    )
+
+
+OFFERS_KIND = Kind(
+    name="offer",
+    collection=OFFERS,
+    party="supplier_id",
+    closed="withdrawn",
+    closed_hint="publish a new one",
+    owner_kept="an offer cannot move to another supplier",
+    market_kept="the market (category) of an offer cannot change: withdraw it and publish a "
+    "new offer",
+    category_path="product.category",
+    refused_owners=access.check_supplier,
+    event=_updated,
+    url=_url,
+)
 
 
 def _offer(body: OfferSubmission, offer_id: str, lane: Lane, revision: int = 1) -> Offer:
@@ -246,30 +294,43 @@ async def update_offer(
 
     async def write(ids: Ids) -> Response:
         stored = await _visible_offer(gateway, caller, offer_id)
-        if stored.get("status") == "withdrawn":
-            raise ApiProblem(409, f"offer {offer_id!r} was withdrawn; publish a new one")
-        refuse_change(
-            stored.get("supplier_id"),
-            body.supplier_id,
-            "supplier_id",
-            "an offer cannot move to another supplier",
-        )
-        refuse_change(
-            (stored.get("product") or {}).get("category"),
-            body.product.category,
-            "product.category",
-            "the market (category) of an offer cannot change: withdraw it and publish a new offer",
-        )
+        check_change(OFFERS_KIND, offer_id, body, stored)
         revision = await next_revision(gateway, offer_id, stored.get("revision") or 1, expected)
-        event = OfferUpdated(
-            event_id=ids.event(),
-            occurred_at=utcnow(),
-            source=source(caller),
-            session_id=stored.get("session_id"),
-            offer=_offer(body, offer_id, Lane.kept(stored), revision),  # its pool and mode stay
-        )
+        event = _updated(ids, caller, Change(0, offer_id, expected, body), stored, revision)
         await gateway.publish(event)
         return accepted(event, offer_id, _url(offer_id), revision=revision)
+
+    return await run_once(request, gateway, caller, idempotency_key, write)
+
+
+@router.post(
+    ":bulk-update",
+    status_code=202,
+    response_model=bulk.BulkAccepted,
+    responses=WRITE_ERRORS,
+    summary="Replace many offers (a re-imported catalogue), with a result per item",
+)
+async def update_offers(
+    body: Annotated[
+        BulkOfferChanges,
+        Body(
+            openapi_examples=one(
+                "New prices", {"items": [{"offer_id": "off-123", "if_match": 2, "offer": OFFER}]}
+            )
+        ),
+    ],
+    request: Request,
+    gateway: GatewayDep,
+    caller: access.caller_in(Role.SUPPLIER, Role.PROVINCE, Role.ADMIN, doing="change offers"),
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    if len(body.items) > gateway.settings.bulk_max_items:
+        raise bulk.too_many(len(body.items), gateway.settings.bulk_max_items)
+
+    async def write(ids: Ids) -> Response:
+        valid, results = await bulk.validate_items(OfferChange, body.items)
+        changes = [Change(i, c.offer_id, c.if_match, c.offer) for i, c in valid]
+        return await update_many(gateway, caller, request, OFFERS_KIND, changes, results, ids)
 
     return await run_once(request, gateway, caller, idempotency_key, write)
 
