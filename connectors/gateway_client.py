@@ -149,14 +149,17 @@ class GatewayClient:
         key = idempotency_key("create", kind, bodies)
         answer = await self.request("POST", f"/v1/{kind}:bulk", json_body={"items": bodies},
                                     key=key)  # fmt: skip
-        if (
-            answer.status in (202, 207, 422)
-            and isinstance(answer.body, dict)
-            and "results" in (answer.body)
-        ):
-            by_index = {r["index"]: r for r in answer.body["results"]}
-            return [Answer(by_index[i]["status"], by_index[i]) for i in range(len(bodies))]
-        return [answer] * len(bodies)
+        return _per_item(answer, len(bodies))
+
+    async def update_many(self, kind: str, changes: list[tuple[str, dict[str, Any]]]
+                          ) -> list[Answer]:  # fmt: skip
+        """A bulk update of (id, body) pairs; one Answer per pair, in order."""
+        key = idempotency_key("update", kind, changes)
+        singular = KINDS[kind][0].removesuffix("_id")
+        items = [{KINDS[kind][0]: item_id, singular: body} for item_id, body in changes]
+        answer = await self.request("POST", f"/v1/{kind}:bulk-update", json_body={"items": items},
+                                    key=key)  # fmt: skip
+        return _per_item(answer, len(changes))
 
     async def update(self, kind: str, item_id: str, body: dict[str, Any]) -> Answer:
         key = idempotency_key("update", kind, item_id, body)
@@ -167,6 +170,19 @@ class GatewayClient:
         key = idempotency_key(action, kind, item_id)
         return await self.request("POST", f"/v1/{kind}/{item_id}/{action}",
                                   json_body={"reason": reason}, key=key)  # fmt: skip
+
+
+def _per_item(answer: Answer, count: int) -> list[Answer]:
+    """A bulk answer split into one Answer per item (the whole answer for each when the
+    request as a whole was refused)."""
+    if (
+        answer.status in (202, 207, 422)
+        and isinstance(answer.body, dict)
+        and "results" in (answer.body)
+    ):
+        by_index = {r["index"]: r for r in answer.body["results"]}
+        return [Answer(by_index[i]["status"], by_index[i]) for i in range(count)]
+    return [answer] * count
 
 
 def detail(answer: Answer) -> str:

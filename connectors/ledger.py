@@ -29,6 +29,7 @@ class Entry:
     id: str
     fingerprint: str | None
     party: str | None = None
+    cells: str | None = None  # the digest of the row's cells as last read (see RowReader)
 
 
 def ledger_path(home: Path, gateway_url: str, api_key: str, kind: str, source: str) -> Path:
@@ -52,6 +53,9 @@ class Ledger:
             "fingerprint TEXT, party TEXT)"
         )
         self._db.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(items)")}
+        if "cells" not in columns:  # a ledger written before cell digests: they start empty
+            self._db.execute("ALTER TABLE items ADD COLUMN cells TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -73,20 +77,23 @@ class Ledger:
         with self._transaction():
             self._db.execute("DELETE FROM items")
             self._db.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
-                ((e.key, e.id, e.fingerprint, e.party) for e in entries),
+                "INSERT OR REPLACE INTO items (key, id, fingerprint, party, cells) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((e.key, e.id, e.fingerprint, e.party, e.cells) for e in entries),
             )
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('complete', '1')")
 
     def entries(self) -> dict[str, Entry]:
-        with closing(self._db.execute("SELECT key, id, fingerprint, party FROM items")) as rows:
+        query = "SELECT key, id, fingerprint, party, cells FROM items"
+        with closing(self._db.execute(query)) as rows:
             return {row[0]: Entry(*row) for row in rows}
 
     def put(self, entries: Iterable[Entry]) -> None:
         with self._transaction():
             self._db.executemany(
-                "INSERT OR REPLACE INTO items VALUES (?, ?, ?, ?)",
-                ((e.key, e.id, e.fingerprint, e.party) for e in entries),
+                "INSERT OR REPLACE INTO items (key, id, fingerprint, party, cells) "
+                "VALUES (?, ?, ?, ?, ?)",
+                ((e.key, e.id, e.fingerprint, e.party, e.cells) for e in entries),
             )
 
     def remove(self, keys: Iterable[str]) -> None:

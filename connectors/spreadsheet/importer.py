@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -228,17 +228,28 @@ class Importer:
         updates: list[tuple[Row, Entry]] = []
         seen: dict[str, int] = {}
         present: set[str] = set()
+        by_cells = {entry.cells: entry for entry in known.values() if entry.cells}
+        digested: list[Entry] = []  # unchanged rows whose cells were saved differently
         with self._progress("Rows", _height(sheet)) as advance:
             for number, cells in sheet.data():
                 if reader.skip(cells):
                     continue
                 self.summary.read += 1
+                digest = reader.cells_digest(cells)
+                same = by_cells.get(digest)
+                if same is not None and seen.setdefault(same.key, number) == number:
+                    present.add(same.key)  # the same cells as last time: not even read
+                    self.summary.unchanged += 1
+                    advance(1)
+                    continue
                 row = reader.build(number, cells)
+                row.cells = digest
                 key = row.key or row.fingerprint
                 present.add(key)
                 action = decide(key, row.fingerprint, known)
                 if action is Action.UNCHANGED and seen.setdefault(key, number) == number:
                     self.summary.unchanged += 1
+                    digested.append(replace(known[key], cells=digest))
                     advance(1)
                     continue
                 if self.o.dry_run:  # else the gateway checks it, with the same models
@@ -261,6 +272,8 @@ class Importer:
             if batch:
                 tasks.append(await self._dispatch(gate, batch, ledger))
             await _all(tasks)
+        if digested and not self.o.dry_run:
+            ledger.put(digested)
         withdraw = missing(known, present) if self.o.withdraw_missing else []
         duplicates = self._duplicates
         total = len(updates) + len(withdraw) + len(duplicates)
@@ -272,10 +285,12 @@ class Importer:
         if not total:
             return
         gate = asyncio.Semaphore(UPDATE_REQUESTS)
+        bulk_gate = asyncio.Semaphore(CONCURRENT_REQUESTS)
+        batches = [updates[i : i + self.o.batch] for i in range(0, len(updates), self.o.batch)]
         with self._progress("Updates and withdrawals", total) as advance:
             gone = f"no longer in {self.o.path.name} (source {self.source})"
             await _all([
-                *(self._update(gate, row, stored, ledger, advance) for row, stored in updates),
+                *(self._update(bulk_gate, batch, ledger, advance) for batch in batches),
                 *(self._withdraw(gate, e, gone, ledger, advance) for e in withdraw),
                 *(self._withdraw(gate, e, "a second copy of the same row (an interrupted "
                                  "import)", None, advance) for e in duplicates),
@@ -309,27 +324,39 @@ class Importer:
                 self.summary.ids[row.number] = answer.body["id"]
                 key = row.key if row.key is not None else row.fingerprint
                 accepted.append(Entry(key, answer.body["id"], row.fingerprint,
-                                      row.body.get(party_field)))  # fmt: skip
+                                      row.body.get(party_field), row.cells))  # fmt: skip
             else:
                 self._refuse(row, self._answer_problem(answer))
             row.body = None  # sent: its memory can go
         ledger.put(accepted)
 
-    async def _update(self, gate: asyncio.Semaphore, row: Row, stored: Entry, ledger: Ledger,
-                      advance: Callable[[int], None]) -> None:  # fmt: skip
+    async def _update(self, gate: asyncio.Semaphore, batch: list[tuple[Row, Entry]],
+                      ledger: Ledger, advance: Callable[[int], None]) -> None:  # fmt: skip
+        """Changed rows, one bulk update per batch (one request, not one per row)."""
         assert self.client is not None
-        async with gate:
-            answer = await self.client.update(self.o.kind, stored.id, row.body)
-        if answer.status == 202:
-            self.summary.updated += 1
-            self.summary.ids[row.number] = stored.id
-            ledger.put([Entry(stored.key, stored.id, row.fingerprint, stored.party)])
-        elif answer.status in (404, 409):
-            self._refuse(row, f"{detail(answer)} (the item {stored.id} changed on the platform "
-                         "since the last import: import again with --refresh)")  # fmt: skip
-        else:
-            self._refuse(row, self._answer_problem(answer))
-        advance(1)
+        try:
+            async with gate:
+                answers = await self.client.update_many(
+                    self.o.kind, [(stored.id, row.body) for row, stored in batch]
+                )
+        except GatewayError as exc:
+            self._failed = exc
+            for row, _ in batch:
+                self._refuse(row, f"not sent: {exc}", sent=False)
+            raise
+        done = []
+        for (row, stored), answer in zip(batch, answers, strict=True):
+            if answer.status == 202:
+                self.summary.updated += 1
+                self.summary.ids[row.number] = stored.id
+                done.append(Entry(stored.key, stored.id, row.fingerprint, stored.party, row.cells))
+            elif answer.status in (404, 409):
+                changed = f"the item {stored.id} changed on the platform since the last import"
+                self._refuse(row, f"{detail(answer)} ({changed}: import again with --refresh)")
+            else:
+                self._refuse(row, self._answer_problem(answer))
+        ledger.put(done)
+        advance(len(batch))
 
     async def _withdraw(self, gate: asyncio.Semaphore, entry: Entry, reason: str,
                         ledger: Ledger | None, advance: Callable[[int], None]) -> None:  # fmt: skip

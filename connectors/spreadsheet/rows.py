@@ -27,6 +27,10 @@ from schemas.problems import explain
 from schemas.reference.text import fold
 from schemas.reference.units import Unit
 
+READING_RULES = 1
+"""Bump when a cell is read differently (a new number format, a unit): ledgers' cell digests
+then no longer match, and the next re-import reads every row again."""
+
 TOTAL_ROWS = frozenset({"tong", "tong cong", "cong", "tong so", "total"})
 """A first cell like these marks a totals row, not an item."""
 
@@ -54,6 +58,7 @@ class Row:
     fingerprint: str | None = None
     problems: list[str] = field(default_factory=list)
     price_rounded: bool = False
+    cells: str | None = None  # ``RowReader.cells_digest`` of the row as read
 
     @property
     def ok(self) -> bool:
@@ -75,6 +80,20 @@ class RowReader:
         )
         self._indexes = [columns.fields[name] for name in sorted(columns.fields)]
         self._context = repr((kind, defaults))
+        headers = [columns.headers[i] for i in self._indexes]
+        self._cells_context = repr(
+            (READING_RULES, kind, defaults, sorted(columns.fields.items()), headers)
+        ).encode()
+
+    def cells_digest(self, row: Sequence[Cell]) -> str:
+        """The hash of the row's cells as they are, with everything else that decides what
+        they read as (the column map, the headers, the defaults, the reading rules): equal
+        digests read the same, so an unchanged row of a re-import costs a hash, not its
+        reading. A row only saved again (a retyped cell) differs here and is read, and then
+        compared by its fingerprint."""
+        width = len(row)
+        said = repr([row[i] if i < width else None for i in self._indexes]).encode()
+        return hashlib.blake2b(self._cells_context + said, digest_size=16).hexdigest()
 
     def skip(self, cells_: Sequence[Cell]) -> bool:
         """Blank rows, a totals row, and the "(1) (2) (3)" column-number row under a header."""

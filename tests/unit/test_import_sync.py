@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from connectors.feeds.webhook import sign_headers, verify
 from connectors.gateway_client import backoff, idempotency_key
 from connectors.ledger import Entry, Ledger, ledger_path
+from connectors.spreadsheet.columns import OFFER_COLUMNS, map_columns
+from connectors.spreadsheet.rows import Defaults, RowReader
 from connectors.spreadsheet.sync import Action, decide, from_platform, missing
 
 
@@ -76,3 +80,36 @@ def test_a_webhook_delivery_must_be_signed_fresh_and_bounded():
     for delivery in ("x" * 201, "bad id", "id\x00"):
         headers = {k.lower(): v for k, v in sign_headers("s" * 16, delivery, body, now=now).items()}
         assert "X-Ketnoi-Delivery must be" in (verify("s" * 16, headers, body, now) or "")
+
+
+def test_a_ledger_from_before_cell_digests_opens_and_keeps_its_items(tmp_path):
+    path = tmp_path / "old.sqlite"
+    old = sqlite3.connect(path)
+    old.execute("CREATE TABLE items (key TEXT PRIMARY KEY, id TEXT NOT NULL, fingerprint TEXT, "
+                "party TEXT)")  # fmt: skip
+    old.execute("INSERT INTO items VALUES ('A', 'o1', 'f1', 'htx-a')")
+    old.commit()
+    old.close()
+    with Ledger(path) as ledger:
+        assert ledger.entries() == {"A": entry("o1", "A")}  # no digest: the row is read again
+        ledger.put([Entry("A", "o1", "f1", "htx-a", cells="c1")])
+        assert ledger.entries()["A"].cells == "c1"
+
+
+def test_a_rows_cell_digest_covers_its_cells_columns_and_defaults():
+    headers = ["Mã SP", "Tên sản phẩm", "Số lượng", "ĐVT"]
+    reader = RowReader("offers", map_columns(headers, OFFER_COLUMNS, {}), Defaults())
+    row = ["KT-1", "Sâm Ngọc Linh", 12, "kg"]
+    digest = reader.cells_digest(row)
+    assert reader.cells_digest(list(row)) == digest
+    assert reader.cells_digest(["KT-1", "Sâm Ngọc Linh", 13, "kg"]) != digest
+    assert reader.cells_digest(["KT-1", "Sâm Ngọc Linh", "12", "kg"]) != digest  # retyped
+    other_defaults = RowReader(
+        "offers", map_columns(headers, OFFER_COLUMNS, {}), Defaults(province="Kon Tum")
+    )
+    assert other_defaults.cells_digest(row) != digest
+    moved = ["Mã SP", "Tên sản phẩm", "Số lượng (tấn)", "ĐVT"]  # the unit in the header
+    assert (
+        RowReader("offers", map_columns(moved, OFFER_COLUMNS, {}), Defaults()).cells_digest(row)
+        != digest
+    )

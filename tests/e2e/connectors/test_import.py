@@ -20,6 +20,7 @@ from rich.console import Console
 
 from connectors.examples import make_examples
 from connectors.spreadsheet.importer import EXIT_OK, EXIT_REFUSED, Options, Summary, run_import
+from connectors.spreadsheet.rows import RowReader
 from ketnoi.runner import ServiceGroup, settings_env
 from tests.support import eventually
 
@@ -78,7 +79,7 @@ def _import(services: ServiceGroup, key: str, path: Path, source: str, **extra) 
 
 
 def test_a_catalogue_imported_fixed_and_edited_is_synced(
-    services: ServiceGroup, api: httpx.Client, issue_key, tmp_path: Path
+    services: ServiceGroup, api: httpx.Client, issue_key, tmp_path: Path, monkeypatch
 ):
     _register_suppliers(api)
     key = issue_key(f"so-ct-kon-tum-{uuid.uuid4().hex[:6]}", "province", "quang-ngai")
@@ -168,7 +169,13 @@ def test_a_catalogue_imported_fixed_and_edited_is_synced(
     gone = api.get(f"/v1/offers/{stored['KT-0011']['offer_id']}").json()
     assert gone["status"] == "withdrawn"
 
-    # 4. The same file once more: nothing to send.
+    # 4. The same file once more: nothing to send, and no row even read into a submission
+    # (the ledger knows each row's cells).
+    built = []
+    original_build = RowReader.build
+    monkeypatch.setattr(RowReader, "build", lambda self, *a: built.append(a) or original_build(
+        self, *a))  # fmt: skip
     fourth = _import(services, key, edited, source, withdraw_missing=True)
     assert fourth.unchanged == GOOD + 2 and fourth.published == fourth.updated == 0
     assert fourth.withdrawn == 0
+    assert built == []
