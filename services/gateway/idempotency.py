@@ -101,12 +101,13 @@ Handler = Callable[[Ids], Awaitable[Response]]
 async def request_hash(request: Request) -> str:
     """What makes two requests "the same": method, route, query, If-Match and the JSON body."""
     raw = await request.body()
-    try:
-        body = json.dumps(
-            json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+    body = ""
+    try:  # parsed once already (``StrictJsonRoute``): Starlette caches it on the request
+        if raw:
+            parsed = await request.json()
+            body = json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except ValueError:
-        body = raw
+        body = raw.decode("utf-8", "replace")
     head = "\n".join(
         [
             request.method,
@@ -115,7 +116,7 @@ async def request_hash(request: Request) -> str:
             request.headers.get("if-match", ""),
         ]
     )
-    return hashlib.sha256(head.encode() + b"\n" + body).hexdigest()
+    return hashlib.sha256(head.encode() + b"\n" + body.encode()).hexdigest()
 
 
 async def run_once(
