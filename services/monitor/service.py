@@ -31,7 +31,8 @@ class Monitor:
 
     def __post_init__(self) -> None:
         self.hub = Hub(self.projection)
-        self.feed = KafkaFeed(self.settings, self.projection)
+        own = getattr(self.gateway.publisher, "own_events", None)  # a test's stand-in has none
+        self.feed = KafkaFeed(self.settings, self.projection, own)
         self.logins = LoginCache(self.settings.api_key_cache_seconds)
         self.streams = Streams(
             self.settings.monitor_max_streams_per_key,
