@@ -117,6 +117,15 @@ def refusal(index: int, exc: ApiProblem, within: str = "") -> ItemResult:
     return ItemResult(index=index, status=exc.status, detail=exc.detail, errors=errors)
 
 
+class BulkResponse(JSONResponse):
+    """A bulk answer that keeps its payload: the idempotency record stores it compacted, and
+    parsing the 100 KB just encoded back would cost as much as encoding it."""
+
+    def __init__(self, payload: dict[str, Any], status_code: int) -> None:
+        super().__init__(payload, status_code=status_code)
+        self.payload = payload
+
+
 def respond(results: list[ItemResult], instance: str) -> JSONResponse:
     accepted = sum(r.status == 202 for r in results)
     body = BulkAccepted(
@@ -126,7 +135,7 @@ def respond(results: list[ItemResult], instance: str) -> JSONResponse:
     )
     payload = body.model_dump(mode="json")
     if accepted:
-        return JSONResponse(payload, status_code=202)
+        return BulkResponse(payload, status_code=202)
     problem = problem_body(
         422,
         f"none of the {len(results)} items was accepted; see results",

@@ -35,6 +35,7 @@ from pymongo.errors import DuplicateKeyError
 
 from schemas.events import derived_id
 from services.common.store import IDEMPOTENCY
+from services.gateway.bulk import BulkResponse
 from services.gateway.context import Gateway
 from services.gateway.keys import Caller
 from services.gateway.logs import log
@@ -162,7 +163,7 @@ async def run_once(
                     "state": "done",
                     "status": response.status_code,
                     "headers": headers,
-                    "body": compact(json.loads(response.body), ids),
+                    "body": compact(_payload(response), ids),
                     "done_at": datetime.now(UTC),
                 }
             },
@@ -170,6 +171,10 @@ async def run_once(
     else:
         await records.delete_one({"_id": record_id, "state": "pending", "created_at": now})
     return response
+
+
+def _payload(response: Response) -> Any:
+    return response.payload if isinstance(response, BulkResponse) else json.loads(response.body)
 
 
 async def _publishing(handler: Handler, ids: Ids) -> Response:
