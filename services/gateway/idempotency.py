@@ -84,6 +84,17 @@ class Ids:
         self._events[index] = value
         return value
 
+    def derived(self, kind: str, index: int) -> str:
+        """The id ``entity(kind, index)`` gives, looked up when it was handed out."""
+        handed = self._entities.get((kind, index))
+        return handed if handed is not None else derived_id(self.seed, kind, str(index))
+
+    def derived_event(self, index: int) -> uuid.UUID:
+        handed = self._events.get(index)
+        return (
+            handed if handed is not None else uuid.UUID(derived_id(self.seed, "event", str(index)))
+        )
+
     def attempt(self) -> WriteAttempt | None:
         """What was handed out so far, and the key a retry must send to get it again."""
         if self.key is None:
@@ -267,8 +278,8 @@ def _derivation(result: Any, ids: Ids) -> tuple[str, str] | None:
     if not isinstance(index, int) or not isinstance(url, str) or not url.endswith(str(item_id)):
         return None
     for kind in ("offer", "demand"):
-        if item_id == derived_id(ids.seed, kind, str(index)) and result["event_id"] == str(
-            uuid.UUID(derived_id(ids.seed, "event", str(index)))
+        if item_id == ids.derived(kind, index) and result["event_id"] == str(
+            ids.derived_event(index)
         ):
             return kind, url[: len(url) - len(item_id)]
     return None

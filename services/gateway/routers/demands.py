@@ -90,7 +90,7 @@ def _url(demand_id: str) -> str:
 
 def _demand(body: DemandSubmission, demand_id: str, lane: Lane, revision: int = 1) -> Demand:
     # The parts are validated already: construct, do not parse the whole demand again.
-    return Demand.model_construct(**dict(body), demand_id=demand_id, revision=revision,
+    return Demand.model_construct(**body.__dict__, demand_id=demand_id, revision=revision,
                                   pool=lane.pool, clearing=lane.clearing)  # fmt: skip
 
 

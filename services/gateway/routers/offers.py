@@ -117,7 +117,7 @@ OFFERS_KIND = Kind(
 
 def _offer(body: OfferSubmission, offer_id: str, lane: Lane, revision: int = 1) -> Offer:
     # The parts are validated already: construct, do not parse the whole offer again.
-    return Offer.model_construct(**dict(body), offer_id=offer_id, revision=revision,
+    return Offer.model_construct(**body.__dict__, offer_id=offer_id, revision=revision,
                                   pool=lane.pool, clearing=lane.clearing)  # fmt: skip
 
 
