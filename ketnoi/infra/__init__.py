@@ -49,6 +49,10 @@ class Infra:
             if not needed:
                 result.reused.append(name)
                 emit(f"reusing {_NAMES[name]}, already running at {where}")
+        if not need_store and (older := self.store.outdated()):
+            emit(f"warning: the running store is an older build ({older}, this checkout builds "
+                 f"{self.store.binary.name}); run `ketnoi infra down` and `ketnoi infra up` to "
+                 "use this one")  # fmt: skip
         try:
             self._prepare_and_start(result, need_kafka, need_store)
             waiting = " and ".join(_NAMES[name] for name in result.started)

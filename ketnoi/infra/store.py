@@ -43,6 +43,18 @@ class LocalStore:
     def running(self) -> bool:
         return self.process.pid() is not None
 
+    def outdated(self) -> str | None:
+        """The binary the running store was started from, when it is not this checkout's build
+        (a store started before the build changed, e.g. before the ``_id`` index patch)."""
+        pid = self.process.pid()
+        if pid is None:
+            return None
+        try:
+            started = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+        except OSError:
+            return None
+        return None if started == str(self.binary) else Path(started).name
+
     def start(self) -> None:
         s = self.settings
         self.data.mkdir(parents=True, exist_ok=True)
