@@ -126,8 +126,11 @@ class OwnEvents:
     def __init__(self, capacity: int = 4096) -> None:
         self._capacity = capacity
         self._events: OrderedDict[tuple[str, bytes], Envelope] = OrderedDict()
+        self.watched = False  # nothing is kept until a feed reads the events back
 
     def remember(self, topic: str, value: bytes, event: Envelope) -> None:
+        if not self.watched:
+            return
         self._events[(topic, value)] = event
         while len(self._events) > self._capacity:
             self._events.popitem(last=False)

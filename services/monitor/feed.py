@@ -43,6 +43,8 @@ class KafkaFeed:
         self.settings = settings
         self.projection = projection
         self.own = own  # what this process published: taken, not parsed again
+        if own is not None:
+            own.watched = True
         self.skipped = 0
         self.caught_up = asyncio.Event()
         self._start_ends: dict | None = None

@@ -54,6 +54,10 @@ def test_an_own_event_is_taken_not_parsed_and_a_foreign_one_is_parsed(monkeypatc
 @pytest.mark.parametrize("capacity", [1, 3])
 def test_own_events_are_bounded_oldest_first(capacity):
     own = OwnEvents(capacity)
+    unwatched = _published("o-x")
+    own.remember(unwatched[0], unwatched[2], unwatched[3])
+    assert len(own) == 0  # no feed reads them back: nothing is kept
+    own.watched = True
     published = [_published(f"o-{i}") for i in range(capacity + 2)]
     for topic, _, value, event in published:
         own.remember(topic, value, event)
