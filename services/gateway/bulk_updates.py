@@ -79,8 +79,10 @@ async def update_many(
             ))  # fmt: skip
     changes = [c for c in changes if c.index not in results]
     wanted = sorted({c.item_id for c in changes})
-    found = gateway.db[kind.collection].find({"_id": {"$in": wanted}})
-    stored = {doc["_id"]: doc async for doc in found}
+    stored: dict[str, dict[str, Any]] = {}
+    if wanted:  # (an empty $in reads nothing on MongoDB, but the whole collection on FerretDB)
+        found = gateway.db[kind.collection].find({"_id": {"$in": wanted}})
+        stored = {doc["_id"]: doc async for doc in found}
     owners = {str(doc.get(kind.party) or "") for doc in stored.values()}
     refused = await kind.refused_owners(gateway, caller, owners)
     checked: list[tuple[Change, dict[str, Any]]] = []

@@ -96,6 +96,8 @@ async def next_revisions(
     counters for all of them and one insert of the new ones, instead of a read and a write
     per item (on FerretDB every read reads the whole collection). A counter another request
     moved meanwhile falls back to ``next_revision`` for that item alone."""
+    if not wanted:
+        return {}
     counters = gateway.db[REVISIONS]
     handed = {doc["_id"]: doc["revision"]
               async for doc in counters.find({"_id": {"$in": list(wanted)}})}  # fmt: skip
