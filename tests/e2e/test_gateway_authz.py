@@ -147,6 +147,11 @@ ACTIONS: dict[str, Any] = {
         "/v1/offers:bulk",
         {"items": [_offer_of(t)]},
     ),
+    "bulk-update offer": lambda t: (
+        "POST",
+        "/v1/offers:bulk-update",
+        {"items": [{"offer_id": t.offer_id, "offer": _offer_of(t)}]},
+    ),
     "list its supplier's offers": lambda t: ("GET", f"/v1/offers?supplier_id={t.supplier}", None),
     "read demand": lambda t: ("GET", f"/v1/demands/{t.demand_id}", None),
     "update demand": lambda t: (
@@ -164,6 +169,18 @@ ACTIONS: dict[str, Any] = {
         "POST",
         "/v1/demands:bulk",
         {"items": [demand_body(category=t.market, buyer_id=t.retailer)]},
+    ),
+    "bulk-update demand": lambda t: (
+        "POST",
+        "/v1/demands:bulk-update",
+        {
+            "items": [
+                {
+                    "demand_id": t.demand_id,
+                    "demand": demand_body(category=t.market, buyer_id=t.retailer),
+                }
+            ]
+        },
     ),
     "list its buyer's demands": lambda t: ("GET", f"/v1/demands?buyer_id={t.retailer}", None),
     "read match": lambda t: ("GET", f"/v1/matches/{t.match_id}", None),
@@ -213,10 +230,10 @@ def test_cross_organization_access_is_refused(worlds, client_for, role, action, 
     actor, target = (worlds[n] for n in direction.split("->"))
     method, path, body = ACTIONS[action](target)
     response = client_for(actor.keys[role]).request(method, path, json=body)
-    if path.endswith(":bulk") and response.status_code == 422:
-        # All items refused: the per-item result says why.
+    if path.endswith((":bulk", ":bulk-update")) and response.status_code == 422:
+        # All items refused: the per-item result says why (an update: not visible, 404).
         results = response.json()["results"]
-        assert [r["status"] for r in results] == [403], response.text
+        assert [r["status"] for r in results] == [404 if "update" in path else 403], response.text
         return
     assert response.status_code in (403, 404), f"{role} {action}: {response.text}"
     assert response.headers["content-type"] == "application/problem+json"

@@ -188,9 +188,17 @@ def test_bulk_update_of_demands_is_the_buyers_own(client_for, issue_key):
     assert _ready(client, url, revision=2).json()["quantity_kg"] == 3000.0
 
 
-def test_bulk_over_the_item_limit_is_413(api, services):
+@pytest.mark.parametrize(
+    ("path", "item"),
+    [
+        ("/v1/offers:bulk", _wood("htx-x")),
+        ("/v1/offers:bulk-update", {"offer_id": "off-1", "offer": _wood("htx-x")}),
+        ("/v1/demands:bulk-update", {"demand_id": "dem-1", "demand": demand_body()}),
+    ],
+)
+def test_bulk_over_the_item_limit_is_413(api, services, path, item):
     limit = services.settings.bulk_max_items
-    response = api.post("/v1/offers:bulk", json={"items": [_wood("htx-x")] * (limit + 1)})
+    response = api.post(path, json={"items": [item] * (limit + 1)})
     assert response.status_code == 413
     problem = response.json()
     assert problem["type"] == "urn:ketnoi:problem:too-many-items"
