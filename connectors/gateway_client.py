@@ -161,10 +161,6 @@ class GatewayClient:
                                     key=key)  # fmt: skip
         return _per_item(answer, len(changes))
 
-    async def update(self, kind: str, item_id: str, body: dict[str, Any]) -> Answer:
-        key = idempotency_key("update", kind, item_id, body)
-        return await self.request("PUT", f"/v1/{kind}/{item_id}", json_body=body, key=key)
-
     async def withdraw(self, kind: str, item_id: str, reason: str) -> Answer:
         action = KINDS[kind][2]
         key = idempotency_key(action, kind, item_id)
