@@ -12,10 +12,10 @@ so what a query answers is unchanged, only how much it reads.
 The patch is applied to a copy of the module as Go downloaded it (nothing is vendored), built
 with a go.mod that replaces the module by the copy. Each replacement must find its original
 text exactly once, so a new FerretDB version fails here, loudly, instead of building
-unpatched. Standard library only (it runs
-before the virtualenv exists, see ``ketnoi/prepare.py``).
+unpatched. Standard library only: it runs before the virtualenv exists (``ketnoi/prepare.py``
+starts it by its path, in ``infra/ferretdb``).
 
-    python -m ketnoi.store_build --out BINARY --go GO [build flags...]
+    python ketnoi/store_build.py --go GO --version v1.24.2 --out BINARY -- build [flags...]
 """
 
 from __future__ import annotations
