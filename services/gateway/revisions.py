@@ -18,24 +18,34 @@ from services.gateway.problems import ApiProblem, FieldProblem
 
 
 async def next_revision(
-    gateway: Gateway, entity_id: str, recorded: int, expected: int | None = None
+    gateway: Gateway,
+    entity_id: str,
+    recorded: int,
+    expected: int | None = None,
+    *,
+    read: int | None = None,
 ) -> int:
     """The revision of the next update (one more than the latest recorded or handed out);
-    with ``expected`` (If-Match), only if that is the latest."""
+    with ``expected`` (If-Match), only if that is the latest. ``read``: the counter's value
+    the caller has just read (its first compare-and-set starts from it, without a read)."""
     counters = gateway.db[REVISIONS]
     for _ in range(5):
-        doc = await counters.find_one({"_id": entity_id})
-        latest = max(recorded, doc["revision"] if doc else 0)
+        if read is None:
+            doc = await counters.find_one({"_id": entity_id})
+            handed = doc["revision"] if doc else None
+        else:
+            handed, read = read, None
+        latest = max(recorded, handed or 0)
         if expected is not None and expected != latest:
             raise stale(expected, latest)
-        if doc is None:
+        if handed is None:
             try:
                 await counters.insert_one({"_id": entity_id, "revision": latest + 1})
                 return latest + 1
             except DuplicateKeyError:
                 continue  # another update of the same item got there first: read again
         moved = await counters.find_one_and_update(
-            {"_id": entity_id, "revision": doc["revision"]},  # compare-and-set on what we read
+            {"_id": entity_id, "revision": handed},  # compare-and-set on what we read
             {"$set": {"revision": latest + 1}},
             return_document=ReturnDocument.AFTER,
         )
@@ -121,18 +131,12 @@ async def next_revisions(
                 entity_id = str(fresh[error["index"]]["_id"])
                 del result[entity_id]
                 moved.append(entity_id)
-    for entity_id in moved:
+    for entity_id in moved:  # compare-and-set on the value read above, or read again
         recorded, expected = wanted[entity_id]
-        if entity_id in handed:  # compare-and-set on the value read above
-            latest = max(recorded, handed[entity_id])
-            if await counters.find_one_and_update(
-                {"_id": entity_id, "revision": handed[entity_id]},
-                {"$set": {"revision": latest + 1}},
-            ):
-                result[entity_id] = latest + 1
-                continue
         try:
-            result[entity_id] = await next_revision(gateway, entity_id, recorded, expected)
+            result[entity_id] = await next_revision(
+                gateway, entity_id, recorded, expected, read=handed.get(entity_id)
+            )
         except ApiProblem as exc:
             result[entity_id] = exc
     return result
