@@ -75,25 +75,24 @@ class Ids:
         return cls(f"idem|{org_id}|{key}|{digest}", key=key, generated=generated)
 
     def entity(self, kind: str, index: int = 0) -> str:
-        value = derived_id(self.seed, kind, str(index))
-        self._entities[(kind, index)] = value
+        """The id of what item ``index`` creates, recorded as handed out."""
+        value = self._entities[(kind, index)] = self.derived(kind, index)
         return value
 
     def event(self, index: int = 0) -> uuid.UUID:
-        value = uuid.UUID(derived_id(self.seed, "event", str(index)))
-        self._events[index] = value
+        value = self._events[index] = self.derived_event(index)
         return value
 
     def derived(self, kind: str, index: int) -> str:
-        """The id ``entity(kind, index)`` gives, looked up when it was handed out."""
+        """The id ``entity(kind, index)`` gives (looked up when it was handed out already)."""
         handed = self._entities.get((kind, index))
         return handed if handed is not None else derived_id(self.seed, kind, str(index))
 
     def derived_event(self, index: int) -> uuid.UUID:
         handed = self._events.get(index)
-        return (
-            handed if handed is not None else uuid.UUID(derived_id(self.seed, "event", str(index)))
-        )
+        if handed is not None:
+            return handed
+        return uuid.UUID(derived_id(self.seed, "event", str(index)))
 
     def attempt(self) -> WriteAttempt | None:
         """What was handed out so far, and the key a retry must send to get it again."""
@@ -293,8 +292,8 @@ def expand(body: Any, ids: Ids) -> Any:
     for run in body[_DERIVED]:
         kind, prefix = run["kind"], run["url"]
         for index in range(run["first"], run["last"] + 1):
-            item_id = derived_id(ids.seed, kind, str(index))
-            event_id = str(uuid.UUID(derived_id(ids.seed, "event", str(index))))
+            item_id = ids.derived(kind, index)
+            event_id = str(ids.derived_event(index))
             url = prefix + item_id
             results.append({"index": index, "status": 202, "id": item_id, "event_id": event_id,
                             "status_url": url, "revision": None, "detail": None,
