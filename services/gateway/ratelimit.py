@@ -119,6 +119,9 @@ YOUNG_S = 0.5
 """A client first seen less than this ago is rated as if seen this long (see ``_estimate``)."""
 SHARE_EVERY_S = 0.25
 """How often the fair share is recomputed (a pass over the active clients)."""
+RECHECK_S = 0.05
+"""A request reaching into the reserve while the threshold says "uncontended" recomputes it
+when clients joined since, else at most this often (a pass over the active clients)."""
 MAX_CLIENTS = 10_000
 """Clients whose rates are tracked; past it the quietest are forgotten."""
 IDLE_RATE = 0.05
@@ -178,6 +181,8 @@ class InFlight:
         self._done_at = clock()
         self._share = math.inf  # the rate up to which a client is light
         self._share_at = -math.inf
+        self._joined = 0  # clients first seen since the threshold was computed
+        self._started = clock()
 
     @property
     def share(self) -> float:
@@ -196,13 +201,24 @@ class InFlight:
         entry.at = now
         if new:  # no history: judged by this request, so a flood of new keys is not light
             entry.rate = units / self._window_s
-            light = self._estimate(entry, now) <= self._share
+            judged = self._estimate(entry, now)
         else:  # judged by its history, before this request
-            light = self._estimate(entry, now) <= self._share
+            judged = self._estimate(entry, now)
             entry.rate += units / self._window_s
+        light = judged <= self._share
         if self.held + units > self.limit - self.reserve:
             self._full_at = now
-            if self.held + units > self.limit or not light:
+            if self.held + units > self.limit:
+                return False
+            stale = self._joined > 0 or now - self._share_at >= RECHECK_S
+            has_history = now - self._started >= self._window_s
+            if light and self._share == math.inf and stale and has_history:
+                # The threshold said "uncontended", but it may predate a flood that began
+                # since: judged by it, the flood's first requests would take the reserve
+                # (measured: the quiet keys' 503s under overload came from that moment).
+                self._recompute(now)
+                light = judged <= self._share
+            if not light:
                 return False
         # The slice binds only while the gateway has been full lately: on an idle gateway a
         # burst from one client (a connector's bulk requests, concurrent retries) reads as
@@ -249,6 +265,7 @@ class InFlight:
                         if self._clients[name].held == 0:
                             del self._clients[name]
             entry = self._clients[client] = _Client(0.0, now, now)
+            self._joined += 1
         return entry
 
     def _decayed(self, rate: float, elapsed: float) -> float:
@@ -265,6 +282,7 @@ class InFlight:
     def _recompute(self, now: float) -> None:
         """Bring every rate up to date, forget idle clients, and set the light threshold."""
         self._share_at = now
+        self._joined = 0
         rates = []
         for name, entry in list(self._clients.items()):
             entry.rate = self._decayed(entry.rate, now - entry.at)

@@ -106,6 +106,32 @@ def test_a_client_entering_when_the_share_is_recomputed_keeps_its_units():
     assert limit.enter("bulk-0", 4)
 
 
+def test_a_flood_starting_on_a_calm_gateway_leaves_the_reserve_to_quiet_clients():
+    """The threshold, last computed while calm, said "uncontended" (everybody light): the
+    flood's first requests took the reserve too, and the quiet keys got 503 at that moment
+    (about 1% of their requests in the overload bench). Reaching into the reserve now
+    recomputes it first."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)  # reserve 4
+    for step in range(2000):  # 20 s of calm: a closed loop for 5 s (as the bench's measure of
+        clock.now += 0.01  # the sustainable rate), 5 quiet keys one offer a second, all answered
+        if step < 500:
+            assert limit.enter("probe")
+            limit.leave("probe")
+        for i in range(5):
+            if step % 100 == 20 * i:  # spread over the second, as independent clients are
+                assert limit.enter(f"one-{i}")
+                limit.leave(f"one-{i}")
+    clock.now += 0.3
+    assert limit.enter("one-0") and limit.share == float("inf")
+    limit.leave("one-0")
+    admitted = [f"bulk-{i}" for i in range(8) if limit.enter(f"bulk-{i}", 4)]
+    assert admitted == ["bulk-0", "bulk-1", "bulk-2"], "the flood stops at the reserve"
+    assert limit.held == 12 and limit.share < float("inf")
+    assert all(limit.enter(f"one-{i}") for i in range(4)), "the reserve is the quiet keys'"
+    assert limit.held == 16
+
+
 def test_the_heavy_slice_is_a_quarter_of_the_limit():
     assert heavy_units(16) == 4
     assert heavy_units(1) == 1 and heavy_units(100) == 25
