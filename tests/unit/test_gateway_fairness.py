@@ -11,7 +11,7 @@ from typing import Any
 from services.gateway import bulk
 from services.gateway.main import GC_YOUNG_THRESHOLD, _tune_gc
 from services.gateway.middleware import heavy_units
-from services.gateway.ratelimit import InFlight
+from services.gateway.ratelimit import HEAVY_DUTY, InFlight
 from tests.factories import offer_body
 
 
@@ -130,6 +130,40 @@ def test_a_flood_starting_on_a_calm_gateway_leaves_the_reserve_to_quiet_clients(
     assert limit.held == 12 and limit.share < float("inf")
     assert all(limit.enter(f"one-{i}") for i in range(4)), "the reserve is the quiet keys'"
     assert limit.held == 16
+
+
+def test_heavy_work_pauses_after_holding_the_gateway_while_quiet_clients_are_served():
+    """Back to back, the heavy slice kept the gateway busy all the time (one catalogue after
+    another) and the quiet keys' p99 doubled; it now pauses, so that it holds the gateway at
+    most HEAVY_DUTY of the time."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    _contended(limit, clock)
+    assert limit.enter("one-0")  # a quiet client served: its requests need the CPU too
+    limit.leave("one-0")
+    assert limit.enter("bulk-0", 4)
+    clock.now += 0.008  # a catalogue held the slice for 8 ms
+    limit.leave("bulk-0", 4)
+    pause = 0.008 * (1 - HEAVY_DUTY) / HEAVY_DUTY
+    clock.now += pause * 0.9
+    assert not limit.enter("bulk-1", 4), "heavy work pauses after the 8 ms it was busy"
+    assert limit.enter("one-1"), "a light client is not held back by the pause"
+    limit.leave("one-1")
+    clock.now += pause * 0.11
+    assert limit.enter("bulk-1", 4) and limit.held_heavy == 4
+
+
+def test_heavy_work_does_not_pause_when_no_quiet_client_was_served_lately():
+    """Pausing when only heavy clients are there would waste the gateway (the overload bench's
+    closed loop of catalogues fell from about 130 to 40 a second)."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    _contended(limit, clock, quiet=0)  # heavy clients only: no light one was ever served
+    for _ in range(3):
+        clock.now += 0.001
+        assert limit.enter("bulk-0", 4) and limit.held_heavy == 4, "admitted, as heavy"
+        clock.now += 0.008
+        limit.leave("bulk-0", 4)
 
 
 def test_the_heavy_slice_is_a_quarter_of_the_limit():
