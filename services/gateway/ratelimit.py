@@ -123,7 +123,8 @@ HEAVY_DUTY = 1 / 3
 """While contended and light clients are being served, heavy clients' requests hold the
 gateway at most this share of the time: after a stretch of heavy work the slice stays closed
 twice as long. The overload bench (the quiet keys' p99 under 10x load over their unloaded
-p99): 1.9-2.6 with the slice busy back to back, 1.4-2.3 at a half, 1.2-1.6 at a third."""
+p99): 1.9-2.6 with the slice busy back to back, 1.4-2.3 at a half, 1.2-1.8 at a third (one
+run of 13: 2.26)."""
 LIGHT_RECENT_S = 1.0
 """Heavy work pauses only if a light client was admitted under contention this recently: with
 heavy clients alone, a pause would leave the gateway idle for nobody."""
