@@ -124,7 +124,11 @@ HEAVY_DUTY = 1 / 3
 gateway at most this share of the time: after a stretch of heavy work the slice stays closed
 twice as long. The overload bench (the quiet keys' p99 under 10x load over their unloaded
 p99): 1.9-2.6 with the slice busy back to back, 1.4-2.3 at a half, 1.2-1.8 at a third (one
-run of 13: 2.26)."""
+run of 15: 2.26)."""
+HEAVY_STRETCH_S = 0.1
+"""A stretch of heavy work admits no new heavy request after this long, and its pause counts
+at most this long: a request waiting seconds for Kafka is not seconds of CPU, and a pause of
+seconds would let the completed rate, and with it the fair share, sink below the quiet keys'."""
 LIGHT_RECENT_S = 1.0
 """Heavy work pauses only if a light client was admitted under contention this recently: with
 heavy clients alone, a pause would leave the gateway idle for nobody."""
@@ -239,8 +243,11 @@ class InFlight:
         if capped and self.held_heavy > 0 and self.held_heavy + units > self.heavy:
             return False
         quiet_waiting = now - self._light_at < LIGHT_RECENT_S
-        if capped and self.held_heavy == 0 and now < self._heavy_paused_until and quiet_waiting:
-            return False  # heavy work pauses: the time it held the gateway, given to others
+        if capped and quiet_waiting:
+            if self.held_heavy == 0 and now < self._heavy_paused_until:
+                return False  # heavy work pauses: the time it held the gateway, given to others
+            if self.held_heavy > 0 and now - self._heavy_since >= HEAVY_STRETCH_S:
+                return False  # a stretch ends: requests overlapping would never let it pause
         if light and self._share < math.inf:
             self._light_at = now
         self.held += units
@@ -264,7 +271,7 @@ class InFlight:
             entry.held_heavy -= heavy
             self.held_heavy = max(0, self.held_heavy - heavy)
             if heavy and self.held_heavy == 0:  # a stretch of heavy work ends: it pauses
-                busy = now - self._heavy_since
+                busy = min(now - self._heavy_since, HEAVY_STRETCH_S)  # waiting is not work
                 self._heavy_paused_until = now + busy * (1 - HEAVY_DUTY) / HEAVY_DUTY
         done = self._decayed(self._done_rate, now - self._done_at)
         self._done_rate = done + units / self._window_s

@@ -11,7 +11,7 @@ from typing import Any
 from services.gateway import bulk
 from services.gateway.main import GC_YOUNG_THRESHOLD, _tune_gc
 from services.gateway.middleware import heavy_units
-from services.gateway.ratelimit import HEAVY_DUTY, InFlight
+from services.gateway.ratelimit import HEAVY_DUTY, HEAVY_STRETCH_S, InFlight
 from tests.factories import offer_body
 
 
@@ -151,6 +151,51 @@ def test_heavy_work_pauses_after_holding_the_gateway_while_quiet_clients_are_ser
     limit.leave("one-1")
     clock.now += pause * 0.11
     assert limit.enter("bulk-1", 4) and limit.held_heavy == 4
+
+
+def test_a_heavy_pause_is_bounded_however_long_the_heavy_work_waited():
+    """A catalogue waiting 5 s for Kafka paused heavy work for 10 s, and with little completing
+    meanwhile the fair share sank below the quiet keys' rate (found in review); and heavy
+    requests overlapping back to back never let the slice empty, so never paused."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    _contended(limit, clock)
+    assert limit.enter("one-0")
+    limit.leave("one-0")
+    assert limit.enter("bulk-0", 1) and limit.held_heavy == 1
+    assert limit.enter("bulk-1", 1) and limit.held_heavy == 2, "within the stretch: it joins"
+    limit.leave("bulk-1", 1)
+    clock.now += HEAVY_STRETCH_S * 1.01
+    assert not limit.enter("bulk-1", 1), "the stretch is over: no new heavy request joins it"
+    clock.now += 5.0  # bulk-0 waits for Kafka
+    assert limit.enter("one-1")
+    limit.leave("one-1")
+    limit.leave("bulk-0", 1)
+    clock.now += HEAVY_STRETCH_S * (1 - HEAVY_DUTY) / HEAVY_DUTY * 1.01
+    assert limit.enter("bulk-1", 1), "paused for the longest stretch's share, not 10 s"
+
+
+def test_the_reserve_recheck_passes_over_the_clients_only_when_some_joined(monkeypatch):
+    """A recomputation is a pass over every active client (up to 10,000): at a full gateway
+    that the threshold calls uncontended it runs when clients joined since the last one (a
+    flood's first requests), not for every request that reaches into the reserve."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    clock.now += 3.0  # older than the rate window: it has a history to judge by
+    passes: list[float] = []
+    real = limit._recompute
+
+    def counted(now: float) -> None:
+        passes.append(now)
+        real(now)
+
+    monkeypatch.setattr(limit, "_recompute", counted)
+    assert all(limit.enter(f"c{i}") for i in range(12))  # the shared part, nothing completed
+    clock.now += 0.3
+    assert limit.enter("c0") and len(passes) == 2, "the periodic pass (every 0.25 s) only"
+    assert limit.enter("c1") and len(passes) == 2, "known clients in the reserve: no pass"
+    assert limit.enter("newcomer"), "nothing completed yet: uncontended, admitted"
+    assert len(passes) == 3, "a client joined since: one pass before judging it"
 
 
 def test_heavy_work_does_not_pause_when_no_quiet_client_was_served_lately():
