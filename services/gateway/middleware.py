@@ -225,7 +225,8 @@ class Admission:
         units = math.inf if chunked else 1 + max(0, length - 1) // UNIT_BYTES
         units = int(min(units, self.in_flight.limit))
         counted = not STREAM_PATHS.match(scope["path"])
-        if counted and not self.in_flight.enter(client, units):
+        admitted = self.in_flight.enter(client, units) if counted else None
+        if counted and admitted is None:
             if charged and self.failures.spent(address) <= self.failures.burst / 2:
                 # Not a failure: a new key's first request may meet a full gateway. An address
                 # that spent half its budget keeps the charge, so its flood turns into 429s.
@@ -236,13 +237,13 @@ class Admission:
         attempt = _Attempt()
         token = _attempt.set(attempt)
         status = 500
-        held, unsettled = counted, True
+        unsettled = True
 
         def release() -> None:
-            nonlocal held
-            if held:
-                held = False
-                self.in_flight.leave(client, units)
+            nonlocal admitted
+            if admitted is not None:
+                self.in_flight.leave(client, admitted)
+                admitted = None
                 self.metrics.in_flight.set(self.in_flight.held)
 
         def settle() -> None:

@@ -138,6 +138,16 @@ IDLE_RATE = 0.05
 """A client below this rate (one request in 20 s) is no longer counted as active."""
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """What ``enter`` admitted: ``leave`` gives back exactly this. A client's requests may be
+    capped or not (it turns heavy, the gateway fills), so whether *this* one holds heavy units
+    is the request's, not the client's."""
+
+    units: int
+    heavy: bool
+
+
 @dataclass
 class _Client:
     rate: float  # units offered (served or not) per second, weighted average
@@ -204,8 +214,8 @@ class InFlight:
         """The rate (units/s) up to which a client is light; infinite when not contended."""
         return self._share
 
-    def enter(self, client: str, units: int = 1) -> bool:
-        """Admit one request of ``client`` holding ``units`` (True), or refuse it (False)."""
+    def enter(self, client: str, units: int = 1) -> Admitted | None:
+        """Admit one request of ``client`` holding ``units``, or refuse it (None)."""
         now = self._clock()
         units = self._units(units)
         if now - self._share_at >= SHARE_EVERY_S:
@@ -224,7 +234,7 @@ class InFlight:
         if self.held + units > self.limit - self.reserve:
             self._full_at = now
             if self.held + units > self.limit:
-                return False
+                return None
             has_history = now - self._started >= self._window_s
             if light and self._share == math.inf and self._joined and has_history:
                 # The threshold said "uncontended", but clients joined since it was computed:
@@ -234,20 +244,20 @@ class InFlight:
                 self._recompute(now)
                 light = judged <= self._share
             if not light:
-                return False
+                return None
         # The slice binds only while the gateway has been full lately: on an idle gateway a
         # burst from one client (a connector's bulk requests, concurrent retries) reads as
         # contention too, since little completed lately, and must not be refused.
         full_lately = now - self._full_at < self._window_s
         capped = not light and self.heavy is not None and full_lately
         if capped and self.held_heavy > 0 and self.held_heavy + units > self.heavy:
-            return False
+            return None
         quiet_waiting = now - self._light_at < LIGHT_RECENT_S
         if capped and quiet_waiting:
             if self.held_heavy == 0 and now < self._heavy_paused_until:
-                return False  # heavy work pauses: the time it held the gateway, given to others
+                return None  # heavy work pauses: the time it held the gateway, given to others
             if self.held_heavy > 0 and now - self._heavy_since >= HEAVY_STRETCH_S:
-                return False  # a stretch ends: requests overlapping would never let it pause
+                return None  # a stretch ends: requests overlapping would never let it pause
         if light and self._share < math.inf:
             self._light_at = now
         self.held += units
@@ -257,17 +267,22 @@ class InFlight:
                 self._heavy_since = now
             self.held_heavy += units
             entry.held_heavy += units
-        return True
+        return Admitted(units, capped)
 
-    def leave(self, client: str, units: int = 1) -> None:
-        """The request ``enter`` admitted is answered: its units are free again."""
-        units = self._units(units)
+    def leave(self, client: str, admitted: Admitted | int = 1) -> None:
+        """The request ``enter`` admitted is answered: its units are free again. Given only a
+        number of units, its heavy units are taken to be the client's (right for a client
+        with one request at a time; the middleware passes what ``enter`` returned)."""
+        if isinstance(admitted, Admitted):
+            units, heavy_request = admitted.units, admitted.heavy
+        else:
+            units, heavy_request = self._units(admitted), True
         now = self._clock()
         self.held = max(0, self.held - units)
         entry = self._clients.get(client)
         if entry is not None:
             entry.held = max(0, entry.held - units)
-            heavy = min(units, entry.held_heavy)
+            heavy = min(units, entry.held_heavy) if heavy_request else 0
             entry.held_heavy -= heavy
             self.held_heavy = max(0, self.held_heavy - heavy)
             if heavy and self.held_heavy == 0:  # a stretch of heavy work ends: it pauses

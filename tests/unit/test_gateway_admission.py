@@ -126,7 +126,7 @@ def test_work_not_requests_decides_who_is_light():
     senders.update({f"one-{i}": (1.0, 1) for i in range(5)})
     _history(limit, clock, 6.0, senders)
     held = [limit.enter(f"bulk-{i}", 4) for i in range(2)]  # 8 of 12 shared units
-    assert held == [True, True] and limit.held == 8
+    assert all(held) and limit.held == 8
     assert limit.enter("bulk-9", 4) and limit.held == 12  # the shared part is full now
     clock.now += 0.3
     assert not limit.enter("bulk-10", 4), "a catalogue pusher does not get the reserve"

@@ -11,7 +11,7 @@ from typing import Any
 from services.gateway import bulk
 from services.gateway.main import GC_YOUNG_THRESHOLD, _tune_gc
 from services.gateway.middleware import heavy_units
-from services.gateway.ratelimit import HEAVY_DUTY, HEAVY_STRETCH_S, InFlight
+from services.gateway.ratelimit import HEAVY_DUTY, HEAVY_STRETCH_S, RATE_WINDOW_S, InFlight
 from tests.factories import offer_body
 
 
@@ -265,3 +265,30 @@ def test_tuning_the_collector_freezes_what_start_up_loaded():
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_clients_uncapped_request_ending_leaves_its_capped_one_holding_the_slice():
+    """A client's first request, admitted before the gateway filled, was not capped; its next
+    one was. When the first ended it gave back the heavy units of the second, so the slice read
+    empty while a catalogue still ran and heavy work paused early (found in review)."""
+    clock = Clock()
+    limit = InFlight(16, clock=clock, heavy=4)
+    _contended(limit, clock, quiet=12)
+    clock.now += RATE_WINDOW_S  # not full lately: a heavy client is not capped
+    first = limit.enter("bulk-0", 4)
+    assert first is not None and not first.heavy and limit.held_heavy == 0
+    light = [f"one-{i}" for i in range(9) if limit.enter(f"one-{i}")]
+    assert limit.held > limit.limit - limit.reserve, "the gateway reached into its reserve"
+    for name in light[:4]:  # room in the shared part again, but it was full lately
+        limit.leave(name)
+    light = light[4:]
+    second = limit.enter("bulk-0", 1)
+    assert second is not None and second.heavy and limit.held_heavy == 1
+    limit.leave("bulk-0", first)
+    assert limit.held_heavy == 1, "the capped request still holds the slice"
+    assert limit.enter("bulk-1", 1), "within the stretch, not paused: the slice is not empty"
+    limit.leave("bulk-1", 1)
+    limit.leave("bulk-0", second)
+    for name in light:
+        limit.leave(name)
+    assert limit.held == 0 and limit.held_heavy == 0
