@@ -11,9 +11,16 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from ketnoi.settings import Settings
 
+READY_TIMEOUT_S = 30.0
+"""How long ``ensure_topics`` waits for every topic to have its partitions led."""
+
 
 async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
-    """Create missing topics; returns (name, created) for each. Safe to call from every service."""
+    """Create missing topics and wait until the broker serves all of them; returns (name,
+    created) for each. Safe to call from every service: services started together race to
+    create them, and one that went on while another's creation was still settling subscribed
+    to a topic the broker's metadata did not list yet; its consumer learnt of it only at its
+    next metadata refresh, minutes later (the recorder missed every organization event)."""
     topics = settings.topics
     partitions = {
         topics.orders: settings.topic_partitions,
@@ -36,9 +43,32 @@ async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
             with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(missing)
         created = {t.name for t in missing}
+        await _until_served(admin, list(partitions))
         return [(name, name in created) for name in partitions]
     finally:
         await admin.close()
+
+
+async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """Poll the broker's metadata until each topic is listed with every partition led."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT_S
+    while True:
+        waiting = [
+            t["topic"]
+            for t in await admin.describe_topics(names)
+            if t["error_code"] or not t["partitions"]
+            or any(p["leader"] < 0 for p in t["partitions"])
+        ]  # fmt: skip
+        if not waiting:
+            return
+        if loop.time() > deadline:
+            raise TimeoutError(
+                f"Kafka lists no partitions for {', '.join(sorted(waiting))} "
+                f"{READY_TIMEOUT_S:.0f} s after creating them; is the broker healthy? "
+                "(ketnoi infra status)"
+            )
+        await asyncio.sleep(0.05)
 
 
 def max_skew(settings: Settings) -> timedelta | None:
