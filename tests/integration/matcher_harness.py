@@ -36,19 +36,45 @@ def by_id(per_event: list[list[bytes]]) -> dict[str, bytes]:
     return {str(ev.parse_event(value).event_id): value for values in per_event for value in values}
 
 
+class Stream(list[ev.AnyEvent]):
+    """A stream made by ``stream_with_decisions``, with the outputs its reference run emitted
+    on the way (of the same matcher settings): computing them again would cost the test as
+    much CPU as the worker it checks (about 1 ms an event)."""
+
+    def __init__(self, events: list[ev.AnyEvent], settings: Settings, per_event: list) -> None:
+        super().__init__(events)
+        self.config = match_config(settings)
+        self.per_event: list[list[bytes]] = per_event
+
+
 def outputs_per_event(settings: Settings, stream: list[ev.AnyEvent]) -> list[list[bytes]]:
     """Per event of ``stream``, the values of the outputs the uninterrupted matcher emits."""
-    books = DurableBooks({}, match_config(settings))
-    out = [[output.value for output in books.process(0, offset, event)]
-           for offset, event in enumerate(stream)]  # fmt: skip
-    for market in books.markets():
-        books.book(market).check_invariants()
-    return out
+    if isinstance(stream, Stream) and stream.config == match_config(settings):
+        return list(stream.per_event)
+    return _Reference(settings).run(stream)
+
+
+class _Reference:
+    """The uninterrupted matcher in this process, fed one event at a time, and resumable."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.books = DurableBooks({}, match_config(settings))
+        self.offset = 0
+
+    def run(self, events: list[ev.AnyEvent]) -> list[list[bytes]]:
+        """The outputs of each of ``events``, taken after everything run before."""
+        out = []
+        for event in events:
+            out.append([output.value for output in self.books.process(0, self.offset, event)])
+            self.offset += 1
+        for market in self.books.markets():
+            self.books.book(market).check_invariants()
+        return out
 
 
 def stream_with_decisions(
     settings: Settings, count: int, seed: int = 7, rounds: bool = False
-) -> list[ev.AnyEvent]:
+) -> Stream:
     """Scenario orders, then both sides accept some proposals and decline others, then a tick
     a day later lets the rest expire (so releases, re-matching and expiry are all exercised).
     ``rounds``: most orders are cleared in rounds (``in_rounds``), and the last ticks close a
@@ -56,10 +82,10 @@ def stream_with_decisions(
     base = list(scenario_events(seed=seed, count=count))
     if rounds:
         base = in_rounds(base, seed)
+    run = _Reference(settings)
+    per_event = run.run(base)
     proposals = [
-        ev.parse_event(value)
-        for value in reference(settings, base).values()
-        if b'"match.proposed"' in value
+        ev.parse_event(value) for value in by_id(per_event).values() if b'"match.proposed"' in value
     ]
     proposals.sort(key=lambda e: e.match.match_id)
     last = max(e.occurred_at for e in base)
@@ -91,7 +117,8 @@ def stream_with_decisions(
         )
         for m in markets
     ]
-    return base + decisions + ticks
+    rest = decisions + ticks
+    return Stream(base + rest, settings, per_event + run.run(rest))
 
 
 ROUND_EVERY = 40

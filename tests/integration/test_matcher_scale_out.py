@@ -101,7 +101,7 @@ def test_three_workers_one_killed_mid_stream_decide_as_one_worker(private: Setti
     stream = harness.stream_with_decisions(private, COUNT, seed=31)
     expected = harness.reference(private, stream)
     cut = int(len(stream) * FIRST_PART)
-    first_outputs = len(harness.reference(private, stream[:cut]))
+    first_outputs = len(harness.by_id(harness.outputs_per_event(private, stream)[:cut]))
 
     workers = [ServiceGroup(private, private.home / "test-logs" / private.topic_prefix / f"w{i}")
                for i in range(WORKERS)]  # fmt: skip
