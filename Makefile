@@ -58,10 +58,17 @@ browser:
 demo: install infra-deps
 	@$(KETNOI) demo || test $$? -eq 130
 
-# Everything on the compiled engine (as deployed), then the unit tests again on its source.
+# Everything on the compiled engine (as deployed), then again on its source the unit tests that
+# can reach the engine (tests/reach.py). pytest-xdist runs test files on TEST_WORKERS processes:
+# one more than the cores, as much of an integration test is waiting (a broker, a worker's
+# group join, an expiry), at most 4 since each runs services of its own. 2 cores: 3 workers.
+# Files go out in collection order (the slowest first, FIRST in tests/conftest.py); xdist would
+# otherwise send the files with the most tests first and the longest ones last.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 1); echo $$(( n + 1 < 4 ? n + 1 : 4 )))
 test: install infra-deps browser lint
-	KETNOI_ENGINE=compiled $(PY) -m pytest
-	KETNOI_ENGINE=python $(PY) -m pytest tests/unit
+	KETNOI_ENGINE=compiled $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	KETNOI_ENGINE=python $(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile tests/unit \
+	  --only-reaching services.matcher.engine
 
 # Prints every figure and writes docs/benchmarks.md (starts, or reuses, Kafka and the store).
 bench: install infra-deps browser

@@ -1,117 +1,51 @@
 """Kill -9 the matcher mid-stream, and add a second worker mid-stream: on the real broker the
-outcome must equal one uninterrupted run (no kilogram twice, no match id twice, nothing lost)."""
+outcome must equal one uninterrupted run (no kilogram twice, no match id twice, nothing lost).
+Killing it again and again is in test_matcher_recovery_repeated.py."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import signal
-import uuid
-from collections import Counter
-from collections.abc import Callable
 
 import pytest
 
-from ketnoi.runner import ServiceGroup
 from ketnoi.settings import Settings
 from schemas import events as ev
-from services.common.topics import ensure_topics
 from tests.integration import matcher_harness as harness
+from tests.integration import recovery_support as recovery
 from tests.support import eventually
 
 pytestmark = pytest.mark.infra
-COUNT = 3000
 
 
 @pytest.fixture
 def private(infra: Settings) -> Settings:
-    run = uuid.uuid4().hex[:8]
-    settings = infra.model_copy(update={
-        "topic_prefix": f"recovery-{run}.", "topic_partitions": 4, "match_tick_seconds": 3600.0,
-    })  # fmt: skip
-    asyncio.run(ensure_topics(settings))
-    return settings
-
-
-def _group(settings: Settings, name: str) -> ServiceGroup:
-    return ServiceGroup(settings, settings.home / "test-logs" / settings.topic_prefix / name)
-
-
-def _kill_when_through(
-    settings: Settings, expected: dict[str, bytes], share: float, name: str
-) -> None:
-    """Start a worker and kill -9 it once ``share`` of the outputs are out."""
-    _kill_when(settings, expected, name, lambda: eventually(
-        lambda: harness.output_count(settings) >= len(expected) * share,
-        timeout=120, what=f"the matcher to be {share:.0%} through",
-    ))  # fmt: skip
-
-
-def _kill_when(
-    settings: Settings, expected: dict[str, bytes], name: str, wait: Callable[[], object]
-) -> None:
-    """Start a worker, ``wait``, and kill -9 it; it must not have finished by then."""
-    group = _group(settings, name)
-    group.start("matcher")
-    try:
-        wait()
-        os.killpg(group.procs["matcher"].pid, signal.SIGKILL)
-        group.procs["matcher"].wait(10)
-        assert not harness.all_emitted(settings, expected), (
-            "the worker finished before the kill; raise COUNT"
-        )
-    finally:
-        group.stop()
-
-
-def _run_to_the_end(settings: Settings, expected: dict[str, bytes], name: str) -> Counter:
-    """Start a worker and let it finish; the outputs must equal the uninterrupted run's."""
-    group = _group(settings, name)
-    group.start("matcher")
-    try:
-        eventually(lambda: harness.all_emitted(settings, expected), timeout=180,
-                   what=f"the {name} matcher to finish")  # fmt: skip
-        seen = harness.compare(expected, asyncio.run(harness.read_outputs(settings)))
-        group.raise_if_exited()
-    finally:
-        group.stop()
-    return seen
+    return recovery.private_settings(infra)
 
 
 def test_kill_9_mid_stream_then_restart_equals_one_uninterrupted_run(private: Settings):
-    stream = harness.stream_with_decisions(private, COUNT)
+    stream = harness.stream_with_decisions(private, recovery.COUNT)
     expected = harness.reference(private, stream)
     asyncio.run(harness.produce(private, stream))
 
-    _kill_when_through(private, expected, 0.25, "first")
-    seen = _run_to_the_end(private, expected, "second")
+    recovery.kill_when_through(private, expected, 0.25, "first")
+    seen = recovery.run_to_the_end(private, expected, "second")
     assert sum(seen.values()) >= len(expected)
 
 
-def test_kill_9_again_and_again_equals_one_uninterrupted_run(private: Settings):
-    """Batches make a kill land in the middle of a batch's writes more often than not; kill the
-    worker three times, each time after more progress, then let a last one finish."""
-    stream = harness.stream_with_decisions(private, 3 * COUNT, seed=23)
-    expected = harness.reference(private, stream)
-    asyncio.run(harness.produce(private, stream))
-
-    for n, share in enumerate((0.15, 0.4, 0.65)):
-        _kill_when_through(private, expected, share, f"run-{n}")
-    _run_to_the_end(private, expected, "last")
-
-
 def test_second_worker_joining_mid_stream_equals_one_uninterrupted_run(private: Settings):
-    stream = harness.stream_with_decisions(private, COUNT, seed=11)
+    stream = harness.stream_with_decisions(private, recovery.COUNT, seed=11)
     expected = harness.reference(private, stream)
     asyncio.run(harness.produce(private, stream))
 
-    workers = [_group(private, "a"), _group(private, "b")]
+    workers = [recovery.worker(private, "a"), recovery.worker(private, "b")]
     workers[0].start("matcher")
     try:
         eventually(lambda: harness.output_count(private) >= len(expected) // 4, timeout=120,
                    what="the first worker to be a quarter through")  # fmt: skip
-        assert harness.output_count(private) < len(expected), "finished too early; raise COUNT"
+        assert harness.output_count(private) < len(expected), (
+            "finished too early; raise COUNT (recovery_support.py)"
+        )
         workers[1].start("matcher")  # joins the group: partitions move between workers
         eventually(lambda: harness.all_emitted(private, expected), timeout=180,
                    what="both workers to finish")  # fmt: skip
@@ -132,7 +66,7 @@ def test_kill_9_around_clearing_rounds_equals_one_uninterrupted_run(private: Set
     then at a round's first output again; a last worker finishes. Rounds must really
     allocate, no offer may ever be promised beyond its quantity, and the outputs must equal
     one uninterrupted run's."""
-    stream = harness.stream_with_decisions(private, 2 * COUNT // 3, seed=5, rounds=True)
+    stream = harness.stream_with_decisions(private, 2 * recovery.COUNT // 3, seed=5, rounds=True)
     per_event = harness.outputs_per_event(private, stream)
     made = harness.round_proposals(stream, per_event)
     assert made["market"] >= 300 and made["session"] >= 30, made  # not vacuous
@@ -155,5 +89,5 @@ def test_kill_9_around_clearing_rounds_equals_one_uninterrupted_run(private: Set
         at = before if n == 1 else burst.start
         what = f"output {at} (round {burst} of {len(values)})"
         wait = functools.partial(harness.await_output, private, values[at], what)
-        _kill_when(private, expected, f"run-{n}", wait)
-    _run_to_the_end(private, expected, "last")
+        recovery.kill_when(private, expected, f"run-{n}", wait)
+    recovery.run_to_the_end(private, expected, "last")
