@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from ketnoi.settings import Settings
-from tests import terminal
+from tests import hang_dump, terminal
 
 RUN_ID = uuid.uuid4().hex[:10]
 _started = pytest.StashKey[list[str]]()
@@ -35,6 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Setup progress (Kafka, the store) on the terminal, past pytest's capture; the broker and
     the store for xdist's workers."""
     terminal.pytest_configure(config)
+    hang_dump.install(Settings().home / "test-logs")
     if _distributed(config) and not _only_unit_tests(config):
         from ketnoi.infra import Infra
 
