@@ -1,5 +1,7 @@
 """docker-compose.yml cannot run here (no Docker engine), so check what can be checked: it
-parses, uses the real images, and every container of ours runs a command the CLI accepts.
+parses, is valid against the Compose Specification's JSON Schema (the one `docker compose`
+validates with), uses the real images, and every container of ours runs a command the CLI
+accepts.
 
 The argv is rendered as Docker renders it (tests/unit/docker_argv.py: the Dockerfile's
 ENTRYPOINT and CMD, then compose's ``entrypoint`` and ``command``) and parsed by the real
@@ -13,10 +15,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
 import re
 import shlex
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -235,3 +239,31 @@ def test_host_ports_are_optional_loopback_only_and_reach_kafka_and_mongo():
     assert "HOST:PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
     # Not the local infrastructure's ports: both may run on one machine.
     assert {targets["kafka"][0], targets["mongo"][0]}.isdisjoint({9092, 27017})
+
+
+COMPOSE_SPEC = Path(__file__).with_name("compose-spec.json")
+"""The Compose Specification's JSON Schema, as `docker compose` validates a file against it
+before loading it: github.com/compose-spec/compose-go/v2@v2.16.2/schema/compose-spec.json
+(Apache-2.0), taken whole from the Go module proxy; SHA-256 f266dcbb...a43ff."""
+
+
+def _spec_errors(compose: dict) -> list[str]:
+    schema = json.loads(COMPOSE_SPEC.read_text(encoding="utf-8"))
+    checker = jsonschema.Draft202012Validator.FORMAT_CHECKER
+    validator = jsonschema.Draft202012Validator(schema, format_checker=checker)
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+            for e in validator.iter_errors(compose)]  # fmt: skip
+
+
+def test_the_compose_file_is_valid_against_the_compose_specification():
+    assert _spec_errors(_compose()) == []
+
+
+def test_the_specification_check_catches_a_misspelled_or_mistyped_key():
+    compose = _compose()
+    service = next(iter(compose["services"].values()))
+    service["comand"] = ["ketnoi", "matcher"]  # compose would refuse the file
+    service["restart"] = True
+    errors = _spec_errors(compose)
+    assert any("'comand' was unexpected" in e for e in errors), errors
+    assert any(e.endswith("True is not of type 'string'") for e in errors), errors
