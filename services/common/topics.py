@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import KafkaError
 
 from ketnoi.settings import Settings
 
@@ -39,14 +38,30 @@ async def ensure_topics(settings: Settings) -> list[tuple[str, bool]]:
             if name not in existing
         ]
         if missing:
-            # Another service may create one between our list and create: that is fine.
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(missing)
+            _refused(await admin.create_topics(missing))
         created = {t.name for t in missing}
         await _until_served(admin, list(partitions))
         return [(name, name in created) for name in partitions]
     finally:
         await admin.close()
+
+
+ALREADY_EXISTS = 36
+"""Kafka's TOPIC_ALREADY_EXISTS: another service created it between our list and create."""
+
+
+def _refused(response: object) -> None:
+    """Raise for a topic the broker refused to create (an invalid name, a policy): aiokafka
+    returns each topic's error code and raises for none of them, and waiting for a topic that
+    will never exist would only end in a misleading timeout."""
+    refused = [(name, code, message) for name, code, message in response.topic_errors
+               if code not in (0, ALREADY_EXISTS)]  # fmt: skip
+    if refused:
+        name, code, message = refused[0]
+        raise KafkaError(
+            f"Kafka refused to create topic {name!r} (error {code}: {message}); check "
+            "KETNOI_TOPIC_PREFIX and the broker's topic policy"
+        )
 
 
 async def _until_served(admin: AIOKafkaAdminClient, names: list[str]) -> None:

@@ -7,10 +7,12 @@ only once the broker serves every topic."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 from ketnoi.settings import Settings
 from services.common.topics import ensure_topics
@@ -43,3 +45,13 @@ def test_three_services_creating_the_topics_at_once_each_find_all_of_them_served
 
     unserved = asyncio.run(rounds())
     assert unserved == [[]] * 15, unserved
+
+
+def test_a_topic_the_broker_refuses_is_one_clear_error_at_once(infra):
+    """aiokafka returns each topic's error code and raises for none: an invalid name was
+    ignored, and then waited for until a misleading timeout (found in review)."""
+    settings = infra.model_copy(update={"topic_prefix": f"{infra.topic_prefix}no space allowed."})
+    started = time.monotonic()
+    with pytest.raises(KafkaError, match=r"refused to create topic '.*no space allowed\..*'"):
+        asyncio.run(ensure_topics(settings))
+    assert time.monotonic() - started < 10, "refused at once, not after the served-wait"
