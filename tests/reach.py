@@ -6,6 +6,7 @@ twice."""
 from __future__ import annotations
 
 import ast
+import re
 from functools import cache
 from pathlib import Path
 
@@ -43,17 +44,24 @@ def _source(module: str, root: Path) -> Path | None:
     return None
 
 
+MARKER = re.compile(r"^# reaches: ([\w.]+)", re.MULTILINE)
+"""A module that imports another only where the source cannot show it (in a subprocess's code,
+through importlib) says so in a comment: ``# reaches: services.matcher.engine``."""
+
+
 @cache
 def _imports(path: Path, root: Path) -> frozenset[str]:
-    """Every module name ``path`` imports, relative imports made absolute; for ``from m
-    import x`` both ``m`` and ``m.x`` (x may be a submodule)."""
+    """Every module name ``path`` imports, relative imports made absolute (for ``from m
+    import x`` both ``m`` and ``m.x``: x may be a submodule), and those its ``# reaches:``
+    comments name."""
     package = list(path.relative_to(root).with_suffix("").parts)
     if path.name != "__init__.py":
         package = package[:-1]
     else:
         package = package[:-1] if package[-1] == "__init__" else package
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    text = path.read_text(encoding="utf-8")
+    names: set[str] = set(MARKER.findall(text))
+    for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):

@@ -25,14 +25,17 @@ def test_a_module_reaching_the_target_through_others_is_selected(tmp_path: Path)
         "tests/test_through_a_package.py": "import app.deep\n",
         "tests/test_direct.py": "from app.engine.core import x\n",
         "tests/test_elsewhere.py": "import json\nfrom app import other\n",
+        "tests/test_in_a_subprocess.py": "# reaches: app.engine (in a child's code)\n",
     })  # fmt: skip
-    names = ("test_through_a_package.py", "test_direct.py", "test_elsewhere.py")
+    names = ("test_through_a_package.py", "test_direct.py", "test_in_a_subprocess.py",
+             "test_elsewhere.py")  # fmt: skip
     selected = [reaches(tmp_path / "tests" / name, "app.engine", tmp_path) for name in names]
-    assert selected == [True, True, False]
+    assert selected == [True, True, True, False]
 
 
 def test_the_projects_engine_tests_are_selected_and_the_gateways_are_not():
     unit = ROOT / "tests" / "unit"
     assert reaches(unit / "test_engine_allocation.py", ENGINE)
     assert reaches(unit / "test_durable_books.py", ENGINE)  # through services.matcher.durable
+    assert reaches(unit / "test_engine_purity.py", ENGINE)  # imports it in a subprocess
     assert not reaches(unit / "test_gateway_fairness.py", ENGINE)
