@@ -75,9 +75,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def _distributed(config: pytest.Config) -> bool:
-    """The controlling process of an xdist run (its workers have ``workerinput``)."""
-    workers = getattr(config.option, "numprocesses", None)
-    return bool(workers) and not hasattr(config, "workerinput")
+    """The controlling process of an xdist run that will run tests (its workers have
+    ``workerinput``): ``-n N`` or ``--tx``, not ``--collect-only`` nor a help listing."""
+    option = config.option
+    if hasattr(config, "workerinput") or getattr(option, "dist", "no") == "no":
+        return False  # xdist sets dist to "load" for -n N without --dist, "no" for -n 0
+    listings = ("collectonly", "help", "markers", "showfixtures", "show_fixtures_per_test")
+    listing = any(getattr(option, name, False) for name in listings)
+    return bool(getattr(option, "tx", None)) and not listing
 
 
 def _only_unit_tests(config: pytest.Config) -> bool:
