@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import operator
 import random
 import uuid
 from collections import Counter
@@ -44,13 +45,24 @@ class Stream(list[ev.AnyEvent]):
     def __init__(self, events: list[ev.AnyEvent], settings: Settings, per_event: list) -> None:
         super().__init__(events)
         self.config = match_config(settings)
-        self.per_event: list[list[bytes]] = per_event
+        # Kept apart from the list: a caller editing its lists edits no kept output, and an
+        # edited stream (no longer these events) is run afresh.
+        self.per_event = tuple(tuple(values) for values in per_event)
+        self.events = tuple(events)
+
+    def kept(self) -> list[list[bytes]] | None:
+        """The kept outputs, or None once the stream no longer holds the events they are of."""
+        if len(self) != len(self.events) or not all(map(operator.is_, self, self.events)):
+            return None
+        return [list(values) for values in self.per_event]
 
 
 def outputs_per_event(settings: Settings, stream: list[ev.AnyEvent]) -> list[list[bytes]]:
     """Per event of ``stream``, the values of the outputs the uninterrupted matcher emits."""
     if isinstance(stream, Stream) and stream.config == match_config(settings):
-        return list(stream.per_event)
+        kept = stream.kept()
+        if kept is not None:
+            return kept
     return _Reference(settings).run(stream)
 
 
