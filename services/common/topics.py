@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.api import Response
 
 from ketnoi.settings import Settings
 
@@ -50,7 +51,7 @@ ALREADY_EXISTS = 36
 """Kafka's TOPIC_ALREADY_EXISTS: another service created it between our list and create."""
 
 
-def _refused(response: object) -> None:
+def _refused(response: Response) -> None:
     """Raise for a topic the broker refused to create (an invalid name, a policy): aiokafka
     returns each topic's error code and raises for none of them, and waiting for a topic that
     will never exist would only end in a misleading timeout."""
