@@ -10,14 +10,18 @@ from __future__ import annotations
 import socket
 import uuid
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from ketnoi.settings import Settings
 from tests import hang_dump, terminal
 
+if TYPE_CHECKING:
+    from ketnoi.infra import Infra
+
 RUN_ID = uuid.uuid4().hex[:10]
-_started = pytest.StashKey[list[str]]()
+_started = pytest.StashKey[tuple["Infra", list[str]]]()
 FIRST = (
     "tests/integration/test_matcher_recovery_repeated.py",  # about 100 s alone
     "tests/integration/test_matcher_recovery.py",  # 85 s
@@ -39,15 +43,14 @@ def pytest_configure(config: pytest.Config) -> None:
     if _distributed(config) and not _only_unit_tests(config):
         from ketnoi.infra import Infra
 
-        config.stash[_started] = Infra(Settings()).up().started
+        manager = Infra(Settings())
+        config.stash[_started] = (manager, manager.up().started)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    started = config.stash.get(_started, None)
-    if started:
-        from ketnoi.infra import Infra
-
-        Infra(Settings()).down(only=started)
+    manager, started = config.stash.get(_started, (None, []))
+    if manager is not None and started:
+        manager.down(only=started)
     terminal.pytest_unconfigure(config)
 
 
