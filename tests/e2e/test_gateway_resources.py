@@ -278,3 +278,15 @@ def test_a_party_declines_with_a_reason(client_for, issue_key):
     released = _ready(retailer, url, status="released").json()
     assert released["supplier_decision"] == "declined"
     assert released["supplier_decline_reason"] == "Không đủ hóa đơn VAT"
+
+
+@pytest.mark.parametrize("kind", ["offers", "demands"])
+def test_an_order_known_only_from_the_matchers_events_is_not_served_yet(api, mongo, kind):
+    """The recorder applies the matches topic and the orders topic independently: a match's
+    write to a demand (its match status) can land before the demand itself. The admin's read
+    then answered 200 with the model's defaults, "clearing": "instant" for a rounds demand
+    (seen once in a parallel run). Until the order is recorded, it is not found."""
+    order_id = str(uuid.uuid4())
+    mongo[kind].insert_one({"_id": order_id, "match_status": "proposed", "unmatched_reason": None})
+    answer = api.get(f"/v1/{kind}/{order_id}")
+    assert answer.status_code == 404, answer.text

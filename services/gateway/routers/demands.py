@@ -259,7 +259,11 @@ async def list_demands(
 
 async def _visible_demand(gateway: Gateway, caller: Caller, demand_id: str) -> dict[str, Any]:
     doc = await gateway.db[DEMANDS].find_one({"_id": demand_id})
-    if doc is None or access.check_buyer(caller, doc.get("buyer_id") or "") is not None:
+    # No buyer: only the matcher's word on it is recorded (its topic ran ahead of the orders'),
+    # not the demand itself; served, its defaults (clearing "instant") would be taken as fact.
+    if doc is None or "buyer_id" not in doc:
+        raise access.not_found("demand", demand_id)
+    if access.check_buyer(caller, doc["buyer_id"]) is not None:
         raise access.not_found("demand", demand_id)
     return doc
 

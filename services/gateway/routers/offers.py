@@ -251,9 +251,11 @@ async def list_offers(
 
 async def _visible_offer(gateway: Gateway, caller: Caller, offer_id: str) -> dict[str, Any]:
     doc = await gateway.db[OFFERS].find_one({"_id": offer_id})
-    if doc is None or caller.role in (Role.RETAILER, Role.ORGANIZER):
+    # No supplier: a later event of the offer was recorded before its publication (see
+    # _visible_demand); not an offer to show yet.
+    if doc is None or "supplier_id" not in doc or caller.role in (Role.RETAILER, Role.ORGANIZER):
         raise access.not_found("offer", offer_id)
-    if await access.check_supplier(gateway, caller, {doc.get("supplier_id") or ""}):
+    if await access.check_supplier(gateway, caller, {doc["supplier_id"]}):
         raise access.not_found("offer", offer_id)
     return doc
 
