@@ -38,6 +38,7 @@ from .clearing import clear_rounds
 from .config import MatchConfig
 from .constraints import failures
 from .diagnosis import unmatched_reason
+from .draft import LaneDraft
 from .ids import match_id as new_match_id
 from .indexes import OfferIndex, WaitingDemands
 from .invariants import check_book
@@ -92,6 +93,9 @@ class MarketBook:
         self._rounds: list[str] = []  # event ids of the latest round ticks, oldest first
         self._dirty: dict[str, Any] = {}  # record key -> its entity now (None: deleted)
         self._meta = _Meta(self)
+        self._drafts: dict[str, LaneDraft] = {}  # rounds lane -> its round so far (draft.py)
+        self.scratch_sold: list[tuple[OfferState, DemandState, Decimal]] | None = None
+        """Set on a draft's scratch book only: its proposals are noted here, nothing else."""
 
     # -- public API -------------------------------------------------------------------------
     def apply(self, event: Any) -> list[Outcome]:
@@ -205,6 +209,12 @@ class MarketBook:
             q = min(o.offered_kg, open_kg)
         return failures(o.terms, d.terms, q, open_kg)
 
+    def take_draft(self, pool: str) -> LaneDraft:
+        """The rounds lane's draft, taken out of the book to close its round (built now from
+        the lane's open orders if the book keeps none)."""
+        draft = self._drafts.pop(pool, None)
+        return LaneDraft.built(self, pool) if draft is None else draft
+
     @property
     def clock(self) -> datetime:
         """The market's time: the latest occurred_at seen (the epoch before any event)."""
@@ -226,7 +236,17 @@ class MarketBook:
         breakdown: dict[str, float],
     ) -> None:
         """Reserve ``q`` kg of ``o`` for ``d`` and emit the proposal."""
+        sold = self.scratch_sold
+        if sold is not None:  # a draft's first-come replay: its copies' quantities only
+            o.reserved_kg += q
+            d.reserved_kg += q
+            self.offer_index.sync(o)
+            self.waiting.sync(d)
+            run.left -= 1
+            sold.append((o, d, q))
+            return
         oid, did = o.offer_id, d.demand_id
+        self._lane_changed(o.terms)
         pair = self.pairs.get((oid, did))
         if pair is None:
             pair = self.pairs[(oid, did)] = PairHistory()
@@ -283,6 +303,7 @@ class MarketBook:
             return
         if not o.active or offer.revision <= o.terms.revision:
             return
+        self._lane_changed(o.terms)
         first = _first_lane(o.terms.record, o.terms.rounds)
         if (offer.pool, offer.clearing) != first:  # it keeps its first pool and mode (so
             offer = offer.model_copy(update={"pool": first[0], "clearing": first[1]})  # gateway)
@@ -308,6 +329,7 @@ class MarketBook:
             return
         o.active = False
         self.active_offers -= 1
+        self._lane_changed(o.terms)
         self._offers_changed()
         returned = [
             self._release(run, self.matches[mid], "offer-withdrawn")[1] for mid in list(o.pending)
@@ -328,6 +350,7 @@ class MarketBook:
             return
         if not d.active or demand.revision <= d.terms.revision:
             return
+        self._lane_changed(d.terms)
         first = _first_lane(d.terms.record, d.terms.rounds)
         if (demand.pool, demand.clearing) != first:  # its waiting tree is its first lane's
             demand = demand.model_copy(update={"pool": first[0], "clearing": first[1]})
@@ -354,6 +377,7 @@ class MarketBook:
         if d is None or not d.active:
             return
         d.active = False
+        self._lane_changed(d.terms)
         returned = [
             self._release(run, self.matches[mid], "demand-cancelled")[0] for mid in list(d.pending)
         ]
@@ -418,6 +442,8 @@ class MarketBook:
         self._offer_changes += 1  # META is marked below
         self.offer_index.sync(o)
         self._dirty[f"o:{o.offer_id}"], self._dirty[META] = o, self._meta
+        if terms.rounds:
+            self._arrived(o)
         self._settle(run, [], [o])
 
     def _add_demand(self, demand: Demand, run: Run) -> None:
@@ -427,8 +453,26 @@ class MarketBook:
         self.demands[d.demand_id] = d
         self.waiting.add(d)
         self._dirty[f"d:{d.demand_id}"], self._dirty[META] = d, self._meta
+        if terms.rounds:
+            self._arrived(d)
         self._settle(run, [d], [])
         self._demand_decided(run, d)
+
+    def _arrived(self, x: OfferState | DemandState) -> None:
+        """A new order of a rounds lane joins the lane's draft (built now if the book keeps
+        none: after a round, a change, or a restore)."""
+        pool = x.terms.pool or ""  # a rounds lane is never None (terms.lane)
+        draft = self._drafts.get(pool)
+        if draft is None:
+            self._drafts[pool] = LaneDraft.built(self, pool)
+        else:
+            draft.arrive(x)
+
+    def _lane_changed(self, terms: OfferTerms | DemandTerms) -> None:
+        """An order of a rounds lane changed other than by arriving: its draft no longer holds
+        (draft.py), and the lane's next arrival or round builds it again."""
+        if terms.rounds:
+            self._drafts.pop(terms.pool or "", None)
 
     def _demand_decided(self, run: Run, d: DemandState) -> None:
         """After a new or changed demand: report it filled, or why some stays open."""
@@ -531,6 +575,7 @@ class MarketBook:
         """Take a pending match off the book; its quantity returns to both sides."""
         del self.matches[m.match_id]
         o, d = self.offers[m.offer_id], self.demands[m.demand_id]
+        self._lane_changed(o.terms)
         del o.pending[m.match_id]
         del d.pending[m.match_id]
         o.reserved_kg -= m.quantity_kg
@@ -545,6 +590,7 @@ class MarketBook:
     def _confirm(self, run: Run, m: MatchState) -> None:
         del self.matches[m.match_id]
         o, d = self.offers[m.offer_id], self.demands[m.demand_id]
+        self._lane_changed(o.terms)
         del o.pending[m.match_id]
         del d.pending[m.match_id]
         q = m.quantity_kg
@@ -567,6 +613,7 @@ class MarketBook:
     def _block_pair(self, m: MatchState) -> None:
         pair = self.pairs[(m.offer_id, m.demand_id)]
         pair.blocked = True
+        self._lane_changed(self.offers[m.offer_id].terms)
         self._dirty[f"p:{m.offer_id}|{m.demand_id}"] = pair
         self._offers_changed()  # "history" counts in the demand's reason
 
@@ -580,6 +627,8 @@ class MarketBook:
         if record is None:
             record = self.suppliers[supplier_id] = SupplierRecord()
         self._dirty[f"s:{supplier_id}"] = record
+        for pool in [p for p, draft in self._drafts.items() if supplier_id in draft.suppliers]:
+            del self._drafts[pool]  # its scores read this record, which is about to change
         return record
 
     def _meta_record(self) -> dict[str, Any]:

@@ -35,7 +35,7 @@ class MatchConfig:
     work grows with its demands, not with the book behind them (bench/clearing.py)."""
     round_overlap: int = 2
     """How many times over a round's arcs may claim an offer's grams before later demands
-    look past it (clearing.build): 1 = exactly first come; more = more room to improve."""
+    look past it (draft.py): 1 = exactly first come; more = more room to improve."""
     round_repairs: int = 3
     """Times a round closes lot-breaking arcs and solves again; what still breaks is dropped."""
 
