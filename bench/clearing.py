@@ -5,11 +5,14 @@
 The orders are the scenario's (``connectors.simulator``, one offer per demand), the first
 ``--orders`` of one market, every one set to ``clearing="rounds"``: none matches on arrival,
 so all of them are open when the round closes. Per pass, a fresh ``MarketBook`` (default
-``MatchConfig``) takes the orders untimed, then one ``MarketTick(closes_round=True)`` at the
-last order's market time clears the round: ``book.apply(tick)`` alone is timed, then
-``drain_changes`` (the records the worker writes after it) separately. Every pass must decide
-the same (a digest of the tick's outcomes). The engine build is whichever ``KETNOI_ENGINE``
-picks (``auto``: the compiled one when it is fresh).
+``MatchConfig``) takes the orders (timed apart: each joins its lane's draft, draft.py), then
+one ``MarketTick(closes_round=True)`` at the last order's market time clears the round:
+``book.apply(tick)`` alone is timed, then ``drain_changes`` (the records the worker writes
+after it) separately. Every pass must decide the same (a digest of the tick's outcomes). Once,
+the same round is also closed on a book restored from the records (no draft kept: the round
+builds it first, as after a worker's restart or a change to the lane) and must decide as the
+live book did. The same orders as instant orders are timed too, side by side. The engine
+build is whichever ``KETNOI_ENGINE`` picks (``auto``: the compiled one when it is fresh).
 
 A user of a rounds market waits for the next round: the ticker closes one at each boundary of
 ``round_seconds`` (UTC epoch multiples) and notices it on its next tick, every
@@ -54,10 +57,18 @@ def round_orders(seed: int, n: int, market: str) -> list[Any]:
     return out  # not reached: the scenario stream does not end
 
 
-def one_pass(orders: list[Any], tick: MarketTick, config: MatchConfig) -> dict[str, Any]:
+def one_pass(
+    orders: list[Any], tick: MarketTick, config: MatchConfig, restored: bool = False
+) -> dict[str, Any]:
+    """Fill a book with ``orders`` (timed), then close the round (timed); ``restored``: on a
+    book restored from the filled one's records, so the round builds its draft first."""
     book = MarketBook(tick.category, config)
+    t0 = time.perf_counter()
     for event in orders:
         book.apply(event)
+    fill_seconds = time.perf_counter() - t0
+    if restored:
+        book = MarketBook.restore(tick.category, list(book.records()), config)
     book.drain_changes()
     before = book.open_counts
     gc.collect()
@@ -73,6 +84,7 @@ def one_pass(orders: list[Any], tick: MarketTick, config: MatchConfig) -> dict[s
         gc.unfreeze()
     proposed = [o for o in outcomes if isinstance(o, Proposed)]
     return {
+        "fill_seconds": fill_seconds,
         "seconds": t1 - t0,
         "drain_seconds": t2 - t1,
         "before": before,
@@ -82,6 +94,7 @@ def one_pass(orders: list[Any], tick: MarketTick, config: MatchConfig) -> dict[s
         "kinds": dict(Counter(type(o).__name__ for o in outcomes)),
         "records": len(changes),
         "digest": outcomes_digest([outcomes]),
+        "outcomes": outcomes,
     }
 
 
@@ -128,15 +141,21 @@ def measure(
     passes = [one_pass(events, tick, config) for _ in range(repeat)]
     if len({p["digest"] for p in passes}) != 1:
         raise SystemExit("clearing bench: the same round decided differently on another pass")
+    cold = one_pass(events, tick, config, restored=True)
+    if cold["outcomes"] != passes[0]["outcomes"]:  # equal, not digests: a restored clock's
+        # tzinfo prints differently
+        raise SystemExit("clearing bench: a restored book's round decided differently")
     first = passes[0]
     seconds = [p["seconds"] for p in passes]
-    instant = MarketBook(market, NO_EXPIRY)  # the same orders first come on arrival (untimed;
-    # no proposal expires, as none can within the round: else re-proposals would count twice)
+    instant = MarketBook(market, NO_EXPIRY)  # the same orders first come on arrival (no
+    # proposal expires, as none can within the round: else re-proposals would count twice)
+    as_instant = [as_rounds(e, "instant") for e in events]
+    t0 = time.perf_counter()
+    instant_outcomes = [o for e in as_instant for o in instant.apply(e)]
+    instant_fill = time.perf_counter() - t0
     instant_kg = sum(
-        (o.quantity_kg for e in events for o in instant.apply(as_rounds(e, "instant"))
-         if isinstance(o, Proposed)),
-        Decimal(0),
-    )  # fmt: skip
+        (o.quantity_kg for o in instant_outcomes if isinstance(o, Proposed)), Decimal(0)
+    )
     return {
         "orders": orders,
         "offers": sum(isinstance(e, OfferPublished) for e in events),
@@ -149,6 +168,9 @@ def measure(
         "median_s": median(seconds),
         "max_s": max(seconds),
         "drain_median_s": median(p["drain_seconds"] for p in passes),
+        "fill_median_s": median(p["fill_seconds"] for p in passes),
+        "instant_fill_s": instant_fill,
+        "cold_s": cold["seconds"],
         "before": first["before"],
         "after": first["after"],
         "proposals": first["proposals"],
@@ -190,9 +212,15 @@ def render(r: dict[str, Any]) -> str:
         f"{r['max_s']:.3f} s over {len(r['seconds'])} passes ({passes}); target <= "
         f"{TARGET_S:g} s: {'met' if r['max_s'] <= TARGET_S else 'NOT MET'}",
         f"then drain_changes: median {r['drain_median_s']:.3f} s ({r['records']:,} records)",
+        f"the same round on a book restored from its records (its draft built at the close, "
+        f"as after a restart or a change to the lane): {r['cold_s']:.3f} s, the same decisions",
+        f"filling the book before the round (each order joins its lane's draft): median "
+        f"{r['fill_median_s']:.3f} s, {r['fill_median_s'] / r['orders'] * 1e6:,.0f} us per "
+        f"order; the same orders as instant orders: {r['instant_fill_s']:.3f} s "
+        f"(x{r['fill_median_s'] / r['instant_fill_s']:.2f})",
         f"proposals {r['proposals']:,}, {r['volume_t']:,.1f} t; open offers/demands {bo:,}/"
         f"{bd:,} -> {ao:,}/{ad:,}; outcomes {r['kinds']}",
-        f"the same orders first come on arrival (instant, untimed): {r['instant_volume_t']:,.1f} t "
+        f"the same orders first come on arrival (instant): {r['instant_volume_t']:,.1f} t "
         f"({r['volume_t'] / r['instant_volume_t']:.1%} of it in the round)"
         if r["instant_volume_t"] else "the same orders first come on arrival: nothing matched",
         f"the scenario's first {r['every_market']['orders']:,} orders over its "
@@ -216,6 +244,19 @@ def rows(
             f"{r['proposals']:,} proposals, {r['volume_t']:,.1f} t",
             f"<= {TARGET_S:g} s",
             r["max_s"] <= TARGET_S,
+        ),
+        report.Row(
+            "the same round on a book restored from its records (draft built at the close)",
+            f"{r['cold_s']:.3f} s, the same decisions",
+            "-",
+            None,
+        ),
+        report.Row(
+            f"filling that book: {r['orders']:,} rounds orders joining their lane's draft",
+            f"{r['fill_median_s'] / r['orders'] * 1e6:,.0f} us per order, x"
+            f"{r['fill_median_s'] / r['instant_fill_s']:.2f} the same orders as instant orders",
+            "-",
+            None,
         ),
         report.Row(
             f"{r['every_market']['orders']:,} orders over the scenario's "
