@@ -22,25 +22,30 @@ from tests.factories import demand as demand_body
 from tests.factories import offer_body
 from tests.unit.test_engine_support import MARKET, Feed
 
-SMALL = MatchConfig(round_scan=2, round_candidates=2, scan_limit=4,
+SMALL = MatchConfig(round_scan=2, round_candidates=2, scan_limit=4, redraft_after=1,
                     proposal_ttl=timedelta(minutes=30))  # fmt: skip
 """Limits so small that a dozen offers make a lane deep (more than one scan) and very deep
-(more than ``VERY_DEEP`` scans): every way a draft searches is reached."""
+(more than ``VERY_DEEP`` scans): every way a draft searches is reached. A dropped draft is
+built again at the lane's next arrival (in a lane of fewer than 16 orders)."""
+HALF = {"amount": "0.5", "unit": "tấn"}
+amounts = st.sampled_from(["0.5", "1", "2.25", "3", "4"])
 
 provinces = st.sampled_from(["Hải Phòng", "Hà Nội", "Bắc Giang"])
 offer_terms = st.fixed_dictionaries(
     {
-        "amount": st.integers(min_value=1, max_value=4).map(str),
+        "amount": amounts,
         "price": st.sampled_from([30_000, 40_000, 50_000]),
         "origin_province": provinces,
+        "min_order": st.sampled_from([None, HALF]),
         "supplier_id": st.sampled_from(["htx-a", "htx-b"]),  # offers in several lanes each
     }
 )
 demand_terms = st.fixed_dictionaries(
     {
-        "amount": st.integers(min_value=1, max_value=6).map(str),
+        "amount": amounts,
         "delivery_province": provinces,
         "accepts_partial": st.booleans(),
+        "min_lot": st.sampled_from([None, HALF]),
         "ceiling": st.sampled_from([None, 45_000]),
     }
 )
@@ -50,11 +55,12 @@ arrivals = st.one_of(
     st.tuples(st.just("demand"), demand_terms, st.booleans(), pools),
 )
 changes = st.one_of(
-    st.tuples(st.just("update offer"), st.integers(0, 50), st.integers(1, 4)),
+    st.tuples(st.just("update offer"), st.integers(0, 50), amounts),
     st.tuples(st.just("withdraw"), st.integers(0, 50)),
-    st.tuples(st.just("update demand"), st.integers(0, 50), st.integers(1, 6)),
+    st.tuples(st.just("update demand"), st.integers(0, 50), amounts),
     st.tuples(st.just("cancel"), st.integers(0, 50)),
-    st.tuples(st.just("round")),
+    st.tuples(st.just("round"), st.sampled_from([None, "phien-1"])),  # every lane, a session's
+    st.tuples(st.just("offer by update"), offer_terms, st.booleans(), pools),  # never seen
     st.tuples(st.just("accept"), st.integers(0, 50), st.sampled_from(["buyer", "supplier"])),
     st.tuples(st.just("decline"), st.integers(0, 50), st.sampled_from(["buyer", "supplier"])),
     st.tuples(st.just("later")),
@@ -79,13 +85,14 @@ def event_for(feed: Feed, step: tuple, revisions: dict[str, int]) -> object | No
     book, kind = feed.book, step[0]
     offers, demands = sorted(book.offers), sorted(book.demands)
     matches = sorted(book.matches)
-    if kind in ("offer", "demand"):
+    if kind in ("offer", "demand", "offer by update"):
         _, terms, rounds, pool = step
-        body = {k: v for k, v in terms.items() if k != "amount"}
+        body = {k: v for k, v in terms.items() if k != "amount" and v is not None}
         body |= {"clearing": "rounds" if rounds else "instant", "pool": pool}
-        if kind == "offer":
+        if kind != "demand":
             new = new_offer(f"o{len(offers)}", terms["amount"], **body)
-            return feed.event(ev.OfferPublished, offer=new)
+            cls = ev.OfferPublished if kind == "offer" else ev.OfferUpdated
+            return feed.event(cls, offer=new)
         new = demand_body(f"d{len(demands)}", terms["amount"], **body)
         return feed.event(ev.DemandPosted, demand=new)
     if kind in ("update offer", "withdraw") and offers:
@@ -94,7 +101,7 @@ def event_for(feed: Feed, step: tuple, revisions: dict[str, int]) -> object | No
             return feed.event(ev.OfferWithdrawn, offer_id=oid, category=MARKET)
         revisions[oid] = revisions.get(oid, 0) + 1
         t = book.offers[oid].terms
-        new = new_offer(oid, str(step[2]), t.supplier_id, revision=revisions[oid], **lane_of(t))
+        new = new_offer(oid, step[2], t.supplier_id, revision=revisions[oid], **lane_of(t))
         return feed.event(ev.OfferUpdated, offer=new)
     if kind in ("update demand", "cancel") and demands:
         did = demands[step[1] % len(demands)]
@@ -102,10 +109,10 @@ def event_for(feed: Feed, step: tuple, revisions: dict[str, int]) -> object | No
             return feed.event(ev.DemandCancelled, demand_id=did, category=MARKET)
         revisions[did] = revisions.get(did, 0) + 1
         t = book.demands[did].terms
-        new = demand_body(did, str(step[2]), revision=revisions[did], **lane_of(t))
+        new = demand_body(did, step[2], revision=revisions[did], **lane_of(t))
         return feed.event(ev.DemandUpdated, demand=new)
     if kind == "round":
-        return feed.event(ev.MarketTick, category=MARKET, closes_round=True)
+        return feed.event(ev.MarketTick, category=MARKET, closes_round=True, round_pool=step[1])
     if kind in ("accept", "decline") and matches:
         cls = ev.MatchAccepted if kind == "accept" else ev.MatchDeclined
         mid, party = matches[step[1] % len(matches)], step[2]
@@ -138,11 +145,15 @@ def test_a_book_restored_before_any_event_decides_as_the_live_one(stream):
 
 
 def network(draft: LaneDraft) -> tuple:
-    """Everything a draft would hand its round: arcs with their capacities and weights (the
-    scores read the suppliers' records), grams per node, and the first-come pairs."""
-    r = draft.arcs.r
+    """Everything a draft would hand its round (arcs with their capacities and weights, grams
+    per node, the first-come pairs) and what steers its next arrivals (nodes by seq, claims,
+    each demand's best weights, which copies are parked)."""
+    r, arcs = draft.arcs.r, draft.arcs
     sold = [(o.seq, d.seq, q) for o, d, q in draft.sold]
-    return r.tails, r.heads, r.caps, r.weights, r.supply, r.need, sold
+    steering = (sorted(arcs.offer_node.items()), sorted(arcs.demand_node.items()),
+                arcs.offer_claimed, arcs.demand_claimed, [sorted(b) for b in arcs.best],
+                sorted((seq, c.active) for seq, c in draft.copies.items()))  # fmt: skip
+    return r.tails, r.heads, r.caps, r.weights, r.supply, r.need, sold, steering
 
 
 def test_a_deep_lane_keeps_its_draft_across_arrivals_and_a_restored_one_agrees():
@@ -161,3 +172,31 @@ def test_a_deep_lane_keeps_its_draft_across_arrivals_and_a_restored_one_agrees()
     live = feed.send(tick)
     assert restored.apply(tick) == live
     assert sum(isinstance(o, Proposed) for o in live) >= 3
+
+
+def test_an_acceptance_keeps_the_draft_and_a_decline_drops_it_until_enough_arrivals():
+    """Answers to a round come between the next round's arrivals. An acceptance changes only
+    a supplier's record, which a draft does not read: the draft stays. A decline returns
+    quantity: the draft goes, and the lane builds it again only after ``redraft_after``
+    arrivals (not at each one: a lane answering its round would rebuild again and again)."""
+    config = MatchConfig(redraft_after=3, proposal_ttl=timedelta(hours=1))
+    feed = Feed(config)
+    for i in range(4):
+        feed.offer(f"o{i}", "2", clearing="rounds")
+        feed.demand(f"d{i}", "2", clearing="rounds")
+    [first, second, *_] = [o for o in feed.send(feed.event(ev.MarketTick, category=MARKET,
+                                                           closes_round=True))
+                           if isinstance(o, Proposed)]  # fmt: skip
+    lane = feed.book.offers["o0"].terms.pool
+    for i in range(3):  # a new round's orders: the third arrival builds the draft
+        assert lane not in feed.book._drafts
+        feed.offer(f"n{i}", "1", clearing="rounds")
+    kept = feed.book._drafts[lane]
+    feed.accept(first.match_id, "buyer")
+    feed.accept(first.match_id, "supplier")  # confirmed: the supplier's record changes
+    assert feed.book._drafts[lane] is kept
+    feed.decline(second.match_id, "buyer")  # its 2 t return to the lane
+    assert lane not in feed.book._drafts
+    restored = MarketBook.restore(MARKET, list(feed.book.records()), config)
+    tick = feed.event(ev.MarketTick, category=MARKET, closes_round=True)
+    assert restored.apply(tick) == feed.send(tick)

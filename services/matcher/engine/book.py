@@ -64,6 +64,8 @@ from .scoring import reason
 from .terms import ROUNDS, DemandTerms, OfferTerms
 
 META = "meta"
+REDRAFT_SHARE = 8
+"""A lane without a draft builds it after at least 1/REDRAFT_SHARE of its size in arrivals."""
 ROUND_IDS_KEPT = 16
 """Round ticks a book remembers by event id, so one delivered again is not a second round
 (a redelivery comes soon after: the ticker's and the gateway's ticks are minutes apart)."""
@@ -94,6 +96,7 @@ class MarketBook:
         self._dirty: dict[str, Any] = {}  # record key -> its entity now (None: deleted)
         self._meta = _Meta(self)
         self._drafts: dict[str, LaneDraft] = {}  # rounds lane -> its round so far (draft.py)
+        self._undrafted: dict[str, int] = {}  # rounds lane -> arrivals since it last changed
         self.scratch_sold: list[tuple[OfferState, DemandState, Decimal]] | None = None
         """Set on a draft's scratch book only: its proposals are noted here, nothing else."""
 
@@ -213,7 +216,13 @@ class MarketBook:
         """The rounds lane's draft, taken out of the book to close its round (built now from
         the lane's open orders if the book keeps none)."""
         draft = self._drafts.pop(pool, None)
+        self._undrafted.pop(pool, None)
         return LaneDraft.built(self, pool) if draft is None else draft
+
+    @property
+    def drafted_lanes(self) -> list[str]:
+        """Rounds lanes whose draft the book keeps now: their round will only solve."""
+        return sorted(self._drafts)
 
     @property
     def clock(self) -> datetime:
@@ -459,20 +468,32 @@ class MarketBook:
         self._demand_decided(run, d)
 
     def _arrived(self, x: OfferState | DemandState) -> None:
-        """A new order of a rounds lane joins the lane's draft (built now if the book keeps
-        none: after a round, a change, or a restore)."""
+        """A new order of a rounds lane joins the lane's draft. A lane without one (after a
+        round, a change, a restore) builds it once ``redraft_after`` arrivals, and an eighth
+        of its size, came with no other change between them: while a round's answers keep
+        dropping the draft, a rebuild would cost the lane's size and be thrown away (the
+        round then builds it). When it is built does not change what the round decides: a
+        draft is the same whenever it is built."""
         pool = x.terms.pool or ""  # a rounds lane is never None (terms.lane)
         draft = self._drafts.get(pool)
-        if draft is None:
-            self._drafts[pool] = LaneDraft.built(self, pool)
-        else:
+        if draft is not None:
             draft.arrive(x)
+            return
+        waited = self._undrafted.get(pool, 0) + 1
+        size = self.offer_index.pool_size(pool) + self.waiting.active_in(pool)
+        if waited >= max(self.config.redraft_after, size // REDRAFT_SHARE):
+            self._drafts[pool] = LaneDraft.built(self, pool)
+            self._undrafted.pop(pool, None)
+        else:
+            self._undrafted[pool] = waited
 
     def _lane_changed(self, terms: OfferTerms | DemandTerms) -> None:
         """An order of a rounds lane changed other than by arriving: its draft no longer holds
         (draft.py), and the lane's next arrival or round builds it again."""
         if terms.rounds:
-            self._drafts.pop(terms.pool or "", None)
+            pool = terms.pool or ""
+            self._drafts.pop(pool, None)
+            self._undrafted.pop(pool, None)  # its arrivals count from here
 
     def _demand_decided(self, run: Run, d: DemandState) -> None:
         """After a new or changed demand: report it filled, or why some stays open."""
@@ -590,8 +611,7 @@ class MarketBook:
     def _confirm(self, run: Run, m: MatchState) -> None:
         del self.matches[m.match_id]
         o, d = self.offers[m.offer_id], self.demands[m.demand_id]
-        self._lane_changed(o.terms)
-        del o.pending[m.match_id]
+        del o.pending[m.match_id]  # what is available or open stays: no draft is dropped
         del d.pending[m.match_id]
         q = m.quantity_kg
         o.reserved_kg -= q
@@ -627,9 +647,7 @@ class MarketBook:
         if record is None:
             record = self.suppliers[supplier_id] = SupplierRecord()
         self._dirty[f"s:{supplier_id}"] = record
-        for pool in [p for p, draft in self._drafts.items() if supplier_id in draft.suppliers]:
-            del self._drafts[pool]  # its scores read this record, which is about to change
-        return record
+        return record  # drafts never read a record (draft.py): none is dropped
 
     def _meta_record(self) -> dict[str, Any]:
         clock = None if self._clock is None else self._clock.isoformat()

@@ -38,13 +38,18 @@ class MatchConfig:
     look past it (draft.py): 1 = exactly first come; more = more room to improve."""
     round_repairs: int = 3
     """Times a round closes lot-breaking arcs and solves again; what still breaks is dropped."""
+    redraft_after: int = 32
+    """Arrivals a rounds lane whose draft was dropped (draft.py) takes, with no other change to
+    the lane between them, before building it again, and at least an eighth of the lane's
+    orders: while answers to the last round keep changing the lane, nothing is rebuilt to be
+    thrown away; the round builds the draft then."""
 
     def __post_init__(self) -> None:
         if self.proposal_ttl <= timedelta(0):
             raise ValueError("proposal_ttl must be positive")
         names = ("candidate_limit", "max_proposals_per_event", "scan_limit", "enough_candidates",
                  "enough_cover", "reasons_per_tick", "round_candidates", "round_scan",
-                 "round_overlap")  # fmt: skip
+                 "round_overlap", "redraft_after")  # fmt: skip
         for name in names:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")

@@ -18,11 +18,13 @@ does it order by order instead, as each one arrives (``arrive``), in arrival ord
 
 The draft works on copies of the orders in scratch books of its own: the real book and its
 indexes are never touched. A draft is a pure function of its lane's open orders taken in
-arrival order, with their quantities, terms, blocked pairs and suppliers' records as they are:
-the book drops it whenever any of these changes other than by an arrival (a round's proposal,
-a release, an update, a cancellation, a blocked pair, a supplier's record), and builds it
-again (``built``) from the open orders in arrival order at the lane's next arrival or round.
-So a book restored from its records, or replayed, drafts and clears exactly as the live one.
+arrival order, with their quantities, terms and blocked pairs as they are: the book drops it
+whenever any of these changes other than by an arrival (a round's proposal, a release, an
+update, a cancellation, a blocked pair), and builds it again (``built``) from the open orders
+in arrival order, some arrivals later or at the round. So a book restored from its records,
+or replayed, drafts and clears exactly as the live one. The draft scores pairs with every
+supplier's record neutral (the scratch books know no records), so an acceptance, which only
+changes a record, keeps it; the round scores its arcs again with the records of the moment.
 """
 
 from __future__ import annotations
@@ -70,18 +72,17 @@ class LaneDraft:
     """The arcs and the first-come replay of one rounds lane, as of its latest arrival."""
 
     __slots__ = ("arcs", "closed", "copies", "pool", "run", "search", "shadow", "sold",
-                 "suppliers", "unparked")  # fmt: skip
+                 "unparked")  # fmt: skip
 
     def __init__(self, book: MarketBook, pool: str | None) -> None:
         self.pool = pool
-        self.search = _scratch(book, None)  # copies at their full quantities: arcs are found
-        self.unparked = _scratch(book, None)  # the same, none ever parked (``moderate``)
+        self.search = _scratch(book, [])  # copies at their full quantities: arcs are found
+        self.unparked = _scratch(book, [])  # the same, none ever parked (``moderate``)
         self.sold: list[tuple[OfferState, DemandState, Decimal]] = []
         self.shadow = _scratch(book, self.sold)  # copies replayed first come
         self.run = Run(book.clock, 1 << 62)  # the shadow's: its clock is never read
         self.arcs = Arcs(self.search, Round())
         self.copies: dict[int, OfferState] = {}  # offer seq -> its copy in ``search``
-        self.suppliers: set[str] = set()  # whose records the arcs' scores read
         self.closed = False
 
     @classmethod
@@ -112,7 +113,6 @@ class LaneDraft:
         if self.moderate():
             u = OfferState(o.offer_id, o.seq, o.terms, available)
             self.unparked.offer_index.sync(u)
-        self.suppliers.add(o.terms.supplier_id)
         self.arcs.from_offer(c, self.pool, self.deep())
         s = OfferState(o.offer_id, o.seq, o.terms, available)
         self.shadow.offer_index.sync(s)
@@ -158,9 +158,12 @@ class LaneDraft:
         offers for every demand, and only cost time)."""
         return len(self.copies) <= VERY_DEEP * self.search.config.round_scan
 
-    def close(self, book: MarketBook) -> Round:
-        """The round as of now, on the real orders: the first-come pairs join the arcs, each
-        demand's arcs are ranked best first. A draft closes once (the book drops it)."""
+    def close(self, book: MarketBook) -> Round | None:
+        """The round as of now, on the real orders: the first-come pairs join the arcs, every
+        arc is scored with the suppliers' records of now, each demand's arcs are ranked best
+        first. None if the real orders no longer hold the draft's grams (a change that did
+        not drop it: a bug, but then the round is drafted again rather than over-sold). A
+        draft closes once (the book drops it)."""
         if self.closed:
             raise RuntimeError("a lane's draft closes once")
         self.closed = True
@@ -177,21 +180,31 @@ class LaneDraft:
             found = arcs.pairs.get(pair)
             if found is not None:
                 r.first_come[found] += grams(q)
+        offers = [book.offers[c.offer_id] for c in r.offers]  # what the round proposes
+        demands = [book.demands[c.demand_id] for c in r.demands]
+        for i, o in enumerate(offers):
+            if not o.active or grams(o.available_kg) != r.supply[i]:
+                return None
+        for j, d in enumerate(demands):
+            if not d.active or d.filled or grams(d.open_kg) != r.need[j]:
+                return None
+        r.scorers = [Scorer(d.terms, arcs.opens[j], book.suppliers) for j, d in enumerate(demands)]
+        r.weights = [
+            round(r.scorers[j].rank(r.offers[i].terms, arcs.q(r.offers[i], j)) * 100)
+            for i, j in zip(r.tails, r.heads, strict=True)
+        ]
         for of_demand in r.arcs_of:
             of_demand.sort(key=arcs.ranking)
-        r.offers = [book.offers[c.offer_id] for c in r.offers]  # what the round proposes
-        r.demands = [book.demands[c.demand_id] for c in r.demands]
+        r.offers, r.demands = offers, demands
         return r
 
 
-def _scratch(
-    book: MarketBook, sold: list[tuple[OfferState, DemandState, Decimal]] | None
-) -> MarketBook:
-    """An empty book of the same market and rules reading the real pairs and suppliers; with
-    ``sold``, its proposals only move its own copies' quantities and are noted there."""
+def _scratch(book: MarketBook, sold: list[tuple[OfferState, DemandState, Decimal]]) -> MarketBook:
+    """An empty book of the same market and rules, reading the real pairs (blocked ones are
+    never proposed) and no supplier's record; its proposals, if any, only move its own
+    copies' quantities and are noted in ``sold``."""
     scratch = type(book)(book.market, book.config)
-    scratch.pairs = book.pairs  # read only: a scratch book never writes a pair
-    scratch.suppliers = book.suppliers
+    scratch.pairs = book.pairs  # read only: a scratch book's proposals never write a pair
     scratch.scratch_sold = sold
     return scratch
 

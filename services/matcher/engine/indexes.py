@@ -323,6 +323,11 @@ class WaitingDemands:
             tree.set(d, NEG, t.window_start, t.window_end)
             self._open -= 1
 
+    def active_in(self, pool: str | None) -> int:
+        """Active demands of ``pool`` (open or not): a lane's size, without walking it."""
+        tree = self._of(pool)
+        return 0 if tree is None else len(tree)
+
     def lanes(self) -> list[str]:
         """The closed pools (and lanes) holding active demands, sorted."""
         return sorted(self._pools)
