@@ -36,11 +36,20 @@ from bench.core_throughput import outcomes_digest
 from bench.quality import NO_EXPIRY, as_rounds
 from connectors.simulator import events as scenario_events
 from ketnoi.settings import Settings
-from schemas.events import DemandPosted, MarketTick, OfferPublished
+from schemas.events import (
+    DemandPosted,
+    MarketTick,
+    MatchAccepted,
+    MatchDeclined,
+    OfferPublished,
+)
+from schemas.matches import Party
 from services.matcher.engine import IMPLEMENTATION, MarketBook, MatchConfig, Proposed
 
 ORDERS, REPEAT, SEED, MARKET = 10_000, 5, 42, "fresh-fruit"
 ROUND_KNOBS = ("round_candidates", "round_scan", "round_repairs")
+DECLINE_EVERY = 10
+"""In ``next_round``, every tenth proposal of the first round is declined, the rest accepted."""
 TARGET_S = 1.0
 """The issue's target: a round of 10,000 open orders cleared in at most a second on one core."""
 
@@ -127,6 +136,66 @@ def every_market(seed: int, n: int) -> dict[str, Any]:
     }
 
 
+def next_round(
+    seed: int, n: int, market: str, decline_every: int = DECLINE_EVERY
+) -> dict[str, Any]:
+    """The round after: ``n`` orders cleared in a round (untimed), then the market's next
+    ``n`` rounds orders with the answers to that round spread evenly among them (every
+    ``decline_every``-th proposal declined by its buyer, the others accepted by both parties;
+    no proposal expires, so every answer lands), each event timed; then the next round.
+    A decline returns quantity, so the lane's draft goes and is built again some arrivals
+    later (``MatchConfig.redraft_after``, an eighth of the lane): how often, and what the
+    round then costs, is what this shows."""
+    both = round_orders(seed, 2 * n, market)
+    first, later = both[:n], both[n:]
+    book = MarketBook(market, NO_EXPIRY)
+    for event in first:
+        book.apply(event)
+    at = max(e.occurred_at for e in first)
+    close = MarketTick(event_id=uuid.uuid4(), occurred_at=at, source="bench.clearing",
+                       category=market, closes_round=True)  # fmt: skip
+    answers: list[Any] = []
+    common = {"occurred_at": at, "source": "bench.clearing", "category": market, "org_id": "b"}
+    for k, p in enumerate(o for o in book.apply(close) if isinstance(o, Proposed)):
+        if k % decline_every == 0:
+            answers.append(MatchDeclined(event_id=uuid.uuid4(), match_id=p.match_id,
+                                         party=Party.BUYER, **common))  # fmt: skip
+            continue
+        for party in (Party.BUYER, Party.SUPPLIER):
+            answers.append(MatchAccepted(event_id=uuid.uuid4(), match_id=p.match_id,
+                                         party=party, **common))  # fmt: skip
+    stream: list[Any] = []
+    step = len(later) / (len(answers) + 1)  # answers per order, spread evenly
+    for k, event in enumerate(later):
+        stream.append(event)
+        stream += answers[int(k / step) : int((k + 1) / step)]
+    durations = []
+    for event in stream:
+        t0 = time.perf_counter()
+        book.apply(event)
+        durations.append(time.perf_counter() - t0)
+    at = max(at, max(e.occurred_at for e in later))
+    before, drafted = book.open_counts, book.drafted_lanes
+    tick = MarketTick(event_id=uuid.uuid4(), occurred_at=at, source="bench.clearing",
+                      category=market, closes_round=True)  # fmt: skip
+    t0 = time.perf_counter()
+    outcomes = book.apply(tick)
+    seconds = time.perf_counter() - t0
+    durations.sort()
+    return {
+        "orders": len(later),
+        "answers": len(answers),
+        "declined": sum(isinstance(a, MatchDeclined) for a in answers),
+        "between_s": sum(durations),
+        "slowest_event_s": durations[-1],
+        "events_over_100ms": sum(d > 0.1 for d in durations),
+        "seconds": seconds,
+        "before": before,
+        "drafted": bool(drafted),
+        "proposals": sum(isinstance(o, Proposed) for o in outcomes),
+    }
+
+
 def measure(
     orders: int = ORDERS, repeat: int = REPEAT, seed: int = SEED, market: str = MARKET
 ) -> dict[str, Any]:
@@ -180,6 +249,7 @@ def measure(
         "records": first["records"],
         "load": (load_before, report.loadavg()),
         "every_market": every_market(seed, orders),
+        "next_round": next_round(seed, orders, market),
     }
 
 
@@ -227,8 +297,21 @@ def render(r: dict[str, Any]) -> str:
         f"{r['every_market']['markets']} markets, one round each: "
         f"{r['every_market']['seconds']:.3f} s in all, the slowest market "
         f"{r['every_market']['slowest_s']:.3f} s; {r['every_market']['volume_t']:,.1f} t",
+        _next_round_line(r["next_round"]),
         f"load average {load[0]:.1f} -> {load[1]:.1f} (2 cores shared)",
     ])  # fmt: skip
+
+
+def _next_round_line(n: dict[str, Any]) -> str:
+    (offers, demands) = n["before"]
+    return (
+        f"the round after, with its {n['answers']:,} answers ({n['declined']:,} declines) spread "
+        f"among the next {n['orders']:,} orders: {offers + demands:,} open orders, cleared in "
+        f"{n['seconds']:.3f} s ({n['proposals']:,} proposals; "
+        + ("its draft kept" if n["drafted"] else "no draft kept: the round built it")
+        + "); the events between the rounds took "
+        f"{n['between_s']:.3f} s in all, the slowest {n['slowest_event_s'] * 1000:,.0f} ms"
+    )
 
 
 def rows(
@@ -248,6 +331,15 @@ def rows(
         report.Row(
             "the same round on a book restored from its records (draft built at the close)",
             f"{r['cold_s']:.3f} s, the same decisions",
+            "-",
+            None,
+        ),
+        report.Row(
+            "the round after, answers to the first (1 in 10 declined) among the next orders",
+            f"{sum(r['next_round']['before']):,} open orders cleared in "
+            f"{r['next_round']['seconds']:.3f} s ("
+            + ("draft kept" if r["next_round"]["drafted"] else "no draft kept: built at the close")
+            + ")",
             "-",
             None,
         ),

@@ -210,3 +210,4 @@ def test_the_clearing_bench_rounds_every_market_and_beats_first_come_on_one():
     one = clearing.measure(orders=300, repeat=1, seed=7, market="fresh-fruit")
     assert one["proposals"] > 0 and one["volume_t"] >= one["instant_volume_t"] > 0
     assert one["cold_s"] > 0 and one["fill_median_s"] > 0  # a restored book's round agreed
+    assert one["next_round"]["answers"] > 0 and one["next_round"]["orders"] == 300
