@@ -140,7 +140,8 @@ def test_a_book_restored_before_any_event_decides_as_the_live_one(stream):
         assert restored.apply(event) == live, step
         assert dict(restored.records()) == dict(feed.book.records()), step
         for pool, kept in feed.book._drafts.items():  # what a round would start from
-            assert network(kept) == network(LaneDraft.built(feed.book, pool)), (step, pool)
+            fresh = LaneDraft.built(feed.book, pool, kept.epoch)  # from the records' notes
+            assert network(kept) == network(fresh), (step, pool)
     feed.book.check_invariants()
 
 
@@ -174,11 +175,11 @@ def test_a_deep_lane_keeps_its_draft_across_arrivals_and_a_restored_one_agrees()
     assert sum(isinstance(o, Proposed) for o in live) >= 3
 
 
-def test_an_acceptance_keeps_the_draft_and_a_decline_drops_it_until_enough_arrivals():
-    """Answers to a round come between the next round's arrivals. An acceptance changes only
-    a supplier's record, which a draft does not read: the draft stays. A decline returns
-    quantity: the draft goes, and the lane builds it again only after ``redraft_after``
-    arrivals (not at each one: a lane answering its round would rebuild again and again)."""
+def test_answers_keep_the_draft_and_the_round_reads_what_they_returned():
+    """Answers to a round come among the next round's arrivals. An acceptance changes only a
+    supplier's record, a decline returns quantity and blocks a pair: the draft stays, and the
+    round reads both from the book (a draft took the quantities of its drafting). After a
+    round the lane drafts again only after ``redraft_after`` arrivals; an update drops it."""
     config = MatchConfig(redraft_after=3, proposal_ttl=timedelta(hours=1))
     feed = Feed(config)
     for i in range(4):
@@ -188,15 +189,20 @@ def test_an_acceptance_keeps_the_draft_and_a_decline_drops_it_until_enough_arriv
                                                            closes_round=True))
                            if isinstance(o, Proposed)]  # fmt: skip
     lane = feed.book.offers["o0"].terms.pool
-    for i in range(3):  # a new round's orders: the third arrival builds the draft
-        assert lane not in feed.book._drafts
-        feed.offer(f"n{i}", "1", clearing="rounds")
+    for i in range(3):  # a new round's orders: the third arrival drafts the lane
+        assert lane not in feed.book.drafted_lanes
+        feed.demand(f"n{i}", "1", clearing="rounds")
     kept = feed.book._drafts[lane]
     feed.accept(first.match_id, "buyer")
     feed.accept(first.match_id, "supplier")  # confirmed: the supplier's record changes
+    feed.decline(second.match_id, "buyer")  # its 2 t return to the lane, the pair blocks
     assert feed.book._drafts[lane] is kept
-    feed.decline(second.match_id, "buyer")  # its 2 t return to the lane
-    assert lane not in feed.book._drafts
     restored = MarketBook.restore(MARKET, list(feed.book.records()), config)
     tick = feed.event(ev.MarketTick, category=MARKET, closes_round=True)
-    assert restored.apply(tick) == feed.send(tick)
+    live = feed.send(tick)
+    assert restored.apply(tick) == live
+    again = [(p.offer_id, p.demand_id) for p in live if isinstance(p, Proposed)]
+    assert (second.offer_id, second.demand_id) not in again  # blocked
+    assert any(oid == second.offer_id for oid, _ in again)  # its returned 2 t went elsewhere
+    feed.update_offer("o3", "3", revision=2, clearing="rounds")
+    assert lane not in feed.book.drafted_lanes

@@ -55,6 +55,8 @@ from .outcomes import (
 from .records import (
     ZERO,
     DemandState,
+    Drafted,
+    LaneMark,
     MatchState,
     OfferState,
     PairHistory,
@@ -96,7 +98,7 @@ class MarketBook:
         self._dirty: dict[str, Any] = {}  # record key -> its entity now (None: deleted)
         self._meta = _Meta(self)
         self._drafts: dict[str, LaneDraft] = {}  # rounds lane -> its round so far (draft.py)
-        self._undrafted: dict[str, int] = {}  # rounds lane -> arrivals since it last changed
+        self._marks: dict[str, LaneMark] = {}  # rounds lane -> its drafting state (META)
         self.scratch_sold: list[tuple[OfferState, DemandState, Decimal]] | None = None
         """Set on a draft's scratch book only: its proposals are noted here, nothing else."""
 
@@ -160,6 +162,7 @@ class MarketBook:
                 ticked = r.get("ticked")
                 book._ticked = None if ticked is None else datetime.fromisoformat(ticked)
                 book._rounds = list(r.get("rounds", []))  # absent before clearing rounds
+                book._marks = {p: LaneMark.from_record(m) for p, m in r.get("lanes", {}).items()}
                 book._clock = None if r["clock"] is None else datetime.fromisoformat(r["clock"])
                 continue
             kind, _, ident = key.partition(":")
@@ -213,11 +216,17 @@ class MarketBook:
         return failures(o.terms, d.terms, q, open_kg)
 
     def take_draft(self, pool: str) -> LaneDraft:
-        """The rounds lane's draft, taken out of the book to close its round (built now from
-        the lane's open orders if the book keeps none)."""
+        """The rounds lane's draft, taken out of the book to close its round: drafted now
+        from the lane's open orders if it was not yet, or built again from what its orders'
+        records say it took (after a restore)."""
         draft = self._drafts.pop(pool, None)
-        self._undrafted.pop(pool, None)
-        return LaneDraft.built(self, pool) if draft is None else draft
+        if draft is not None:
+            return draft
+        mark = self._mark(pool)
+        if not mark.drafted:
+            self._redraft(pool, mark)
+            return self._drafts.pop(pool)
+        return LaneDraft.built(self, pool, mark.epoch)
 
     @property
     def drafted_lanes(self) -> list[str]:
@@ -338,7 +347,6 @@ class MarketBook:
             return
         o.active = False
         self.active_offers -= 1
-        self._lane_changed(o.terms)
         self._offers_changed()
         returned = [
             self._release(run, self.matches[mid], "offer-withdrawn")[1] for mid in list(o.pending)
@@ -386,7 +394,6 @@ class MarketBook:
         if d is None or not d.active:
             return
         d.active = False
-        self._lane_changed(d.terms)
         returned = [
             self._release(run, self.matches[mid], "demand-cancelled")[0] for mid in list(d.pending)
         ]
@@ -475,25 +482,61 @@ class MarketBook:
         round then builds it). When it is built does not change what the round decides: a
         draft is the same whenever it is built."""
         pool = x.terms.pool or ""  # a rounds lane is never None (terms.lane)
+        mark = self._mark(pool)
         draft = self._drafts.get(pool)
+        if draft is None and mark.drafted:  # restored: the records say what it took
+            draft = self._drafts[pool] = LaneDraft.built(self, pool, mark.epoch)
         if draft is not None:
+            self._join(x, mark.epoch)
             draft.arrive(x)
             return
-        waited = self._undrafted.get(pool, 0) + 1
+        mark.waited += 1
+        self._dirty[META] = self._meta
         size = self.offer_index.pool_size(pool) + self.waiting.active_in(pool)
-        if waited >= max(self.config.redraft_after, size // REDRAFT_SHARE):
-            self._drafts[pool] = LaneDraft.built(self, pool)
-            self._undrafted.pop(pool, None)
+        if mark.waited >= max(self.config.redraft_after, size // REDRAFT_SHARE):
+            self._redraft(pool, mark)
+
+    def _redraft(self, pool: str, mark: LaneMark) -> None:
+        """Draft the lane from its open orders as they are now, in arrival order; each one
+        notes in its record what the draft took."""
+        orders: list[OfferState | DemandState] = [
+            *self.offer_index.in_pool(pool),
+            *self.waiting.open_in(pool),
+        ]
+        for x in orders:
+            self._join(x, mark.epoch)
+        mark.drafted, mark.waited = True, 0
+        self._dirty[META] = self._meta
+        self._drafts[pool] = LaneDraft.built(self, pool, mark.epoch)
+
+    def _join(self, x: OfferState | DemandState, epoch: int) -> None:
+        """Note that the lane's draft of ``epoch`` takes ``x`` with what it has open now."""
+        if isinstance(x, OfferState):
+            x.drafted = Drafted(epoch, x.available_kg)
+            self._dirty[f"o:{x.offer_id}"] = x
         else:
-            self._undrafted[pool] = waited
+            x.drafted = Drafted(epoch, x.open_kg)
+            self._dirty[f"d:{x.demand_id}"] = x
+
+    def _mark(self, pool: str) -> LaneMark:
+        mark = self._marks.get(pool)
+        if mark is None:
+            mark = self._marks[pool] = LaneMark()
+        return mark
 
     def _lane_changed(self, terms: OfferTerms | DemandTerms) -> None:
-        """An order of a rounds lane changed other than by arriving: its draft no longer holds
-        (draft.py), and the lane's next arrival or round builds it again."""
+        """An order of a rounds lane changed in a way its draft cannot absorb (a round's
+        proposal, new terms): the draft goes, a new epoch begins, and the lane drafts again
+        after enough quiet arrivals or at its round. Releases, withdrawals, cancellations,
+        blocked pairs and acceptances keep it: the round reads them from the real book."""
         if terms.rounds:
             pool = terms.pool or ""
             self._drafts.pop(pool, None)
-            self._undrafted.pop(pool, None)  # its arrivals count from here
+            mark = self._mark(pool)
+            if mark.drafted or mark.waited:
+                mark.epoch += 1
+                mark.drafted, mark.waited = False, 0
+                self._dirty[META] = self._meta
 
     def _demand_decided(self, run: Run, d: DemandState) -> None:
         """After a new or changed demand: report it filled, or why some stays open."""
@@ -596,7 +639,6 @@ class MarketBook:
         """Take a pending match off the book; its quantity returns to both sides."""
         del self.matches[m.match_id]
         o, d = self.offers[m.offer_id], self.demands[m.demand_id]
-        self._lane_changed(o.terms)
         del o.pending[m.match_id]
         del d.pending[m.match_id]
         o.reserved_kg -= m.quantity_kg
@@ -633,7 +675,6 @@ class MarketBook:
     def _block_pair(self, m: MatchState) -> None:
         pair = self.pairs[(m.offer_id, m.demand_id)]
         pair.blocked = True
-        self._lane_changed(self.offers[m.offer_id].terms)
         self._dirty[f"p:{m.offer_id}|{m.demand_id}"] = pair
         self._offers_changed()  # "history" counts in the demand's reason
 
@@ -660,6 +701,8 @@ class MarketBook:
         }
         if self._rounds:  # records of books that never cleared a round stay as they were
             record["rounds"] = list(self._rounds)
+        if self._marks:
+            record["lanes"] = {pool: mark.to_record() for pool, mark in self._marks.items()}
         return record
 
 

@@ -37,7 +37,7 @@ from ortools.graph.python import min_cost_flow  # type: ignore[import-untyped]
 
 from .allocation import Run
 from .constraints import lot_fits
-from .draft import GRAMS, LaneDraft, Round, grams
+from .draft import GRAMS, Round, grams
 from .terms import ROUNDS, lane
 
 if TYPE_CHECKING:
@@ -69,9 +69,7 @@ def clear_rounds(book: MarketBook, run: Run, pool: str | None) -> None:
 def clear_lane(book: MarketBook, run: Run, pool: str) -> None:
     """Allocate the open quantities of one lane and propose the result."""
     r = book.take_draft(pool).close(book)
-    if r is None:
-        r = LaneDraft.built(book, pool).close(book)
-    if r is None or not r.tails:
+    if not r.tails:
         return
     flows = best_allocation(r, book.config.round_repairs)
     _propose(book, run, r, flows)

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING
 
 from .allocation import Run, candidates, fill_demand, place_offer
 from .constraints import lot_fits, terms_fit
-from .records import DemandState, OfferState
+from .records import ZERO, DemandState, OfferState
 from .scoring import Scorer
 
 if TYPE_CHECKING:
@@ -71,11 +71,12 @@ class Round:
 class LaneDraft:
     """The arcs and the first-come replay of one rounds lane, as of its latest arrival."""
 
-    __slots__ = ("arcs", "closed", "copies", "pool", "run", "search", "shadow", "sold",
-                 "unparked")  # fmt: skip
+    __slots__ = ("arcs", "closed", "copies", "epoch", "pool", "run", "search", "shadow", "sold",
+                 "taken", "unparked")  # fmt: skip
 
-    def __init__(self, book: MarketBook, pool: str | None) -> None:
+    def __init__(self, book: MarketBook, pool: str | None, epoch: int) -> None:
         self.pool = pool
+        self.epoch = epoch
         self.search = _scratch(book, [])  # copies at their full quantities: arcs are found
         self.unparked = _scratch(book, [])  # the same, none ever parked (``moderate``)
         self.sold: list[tuple[OfferState, DemandState, Decimal]] = []
@@ -83,30 +84,33 @@ class LaneDraft:
         self.run = Run(book.clock, 1 << 62)  # the shadow's: its clock is never read
         self.arcs = Arcs(self.search, Round())
         self.copies: dict[int, OfferState] = {}  # offer seq -> its copy in ``search``
+        self.taken: set[int] = set()  # seqs of the orders taken (with a quantity or not)
         self.closed = False
 
     @classmethod
-    def built(cls, book: MarketBook, pool: str | None) -> LaneDraft:
-        """The draft of ``pool``'s open orders, taken in arrival order."""
-        draft = cls(book, pool)
+    def built(cls, book: MarketBook, pool: str | None, epoch: int) -> LaneDraft:
+        """The draft of ``pool``'s orders that it took in ``epoch`` (their records say so,
+        with the quantities it took them with), in arrival order."""
+        draft = cls(book, pool, epoch)
         orders: list[OfferState | DemandState] = [
-            *book.offer_index.in_pool(pool),
-            *book.waiting.open_in(pool),
+            *(o for o in book.offers.values() if _taken(o, pool, epoch)),
+            *(d for d in book.demands.values() if _taken(d, pool, epoch)),
         ]
         for x in sorted(orders, key=_by_seq):
             draft.arrive(x)
         return draft
 
     def arrive(self, x: OfferState | DemandState) -> None:
-        """Take one order of the lane, newer than every order taken so far."""
+        """Take one order of the lane, newer than every order taken so far, with the
+        quantity its ``drafted`` note says (the book notes it first)."""
         if isinstance(x, OfferState):
-            self._offer(x)
+            self._offer(x, _drafted_kg(x))
         else:
-            self._demand(x)
+            self._demand(x, _drafted_kg(x))
 
-    def _offer(self, o: OfferState) -> None:
-        available = o.available_kg
-        if not o.active or available <= 0:
+    def _offer(self, o: OfferState, available: Decimal) -> None:
+        self.taken.add(o.seq)
+        if available <= 0:
             return
         c = self.copies[o.seq] = OfferState(o.offer_id, o.seq, o.terms, available)
         self.search.offer_index.sync(c)
@@ -118,9 +122,9 @@ class LaneDraft:
         self.shadow.offer_index.sync(s)
         place_offer(self.shadow, self.run, s)
 
-    def _demand(self, d: DemandState) -> None:
-        open_kg = d.open_kg
-        if not d.active or d.filled or open_kg <= 0:
+    def _demand(self, d: DemandState, open_kg: Decimal) -> None:
+        self.taken.add(d.seq)
+        if open_kg <= 0:
             return
         c = DemandState(d.demand_id, d.seq, d.terms, open_kg)
         search, arcs = self.search, self.arcs
@@ -158,45 +162,80 @@ class LaneDraft:
         offers for every demand, and only cost time)."""
         return len(self.copies) <= VERY_DEEP * self.search.config.round_scan
 
-    def close(self, book: MarketBook) -> Round | None:
-        """The round as of now, on the real orders: the first-come pairs join the arcs, every
-        arc is scored with the suppliers' records of now, each demand's arcs are ranked best
-        first. None if the real orders no longer hold the draft's grams (a change that did
-        not drop it: a bug, but then the round is drafted again rather than over-sold). A
-        draft closes once (the book drops it)."""
+    def close(self, book: MarketBook) -> Round:
+        """The round as of now, on the real orders as they are now: the draft's arcs, each
+        with what both sides have open now (none if either was withdrawn, cancelled or
+        filled, the pair blocked, or a lot rule fails at that quantity: releases and answers
+        since the drafting are read here), scored with the suppliers' records of now, ranked
+        best first; the first-come pairs join them, kept where they still fit. Orders open
+        again since the drafting (a release of one the draft took with nothing open) join it
+        first, in arrival order, with what they have now. A draft closes once (the book
+        drops it)."""
         if self.closed:
             raise RuntimeError("a lane's draft closes once")
         self.closed = True
+        late: list[OfferState | DemandState] = [
+            *(o for o in book.offer_index.in_pool(self.pool) if o.seq not in self.taken),
+            *(d for d in book.waiting.open_in(self.pool) if d.seq not in self.taken),
+        ]
+        for x in sorted(late, key=_by_seq):  # open again since the drafting (a release)
+            if isinstance(x, OfferState):
+                self._offer(x, x.available_kg)
+            else:
+                self._demand(x, x.open_kg)
         arcs = self.arcs
         r = arcs.r
         for o, d, _ in self.sold:  # its pairs are arcs too, so the flow can keep what it found
             j = arcs.demand_node.get(d.seq, -1)
             c = self.copies[o.seq]
             if j >= 0 and (arcs.offer(c), j) not in arcs.pairs:
-                arcs.add(c, j, arcs.weight(c, j))
-        r.first_come = [0] * len(r.tails)
-        for o, d, q in self.sold:
-            pair = (arcs.offer_node.get(o.seq, -1), arcs.demand_node.get(d.seq, -1))
-            found = arcs.pairs.get(pair)
-            if found is not None:
-                r.first_come[found] += grams(q)
+                arcs.add(c, j, 0)  # scored below, with the rest
         offers = [book.offers[c.offer_id] for c in r.offers]  # what the round proposes
         demands = [book.demands[c.demand_id] for c in r.demands]
-        for i, o in enumerate(offers):
-            if not o.active or grams(o.available_kg) != r.supply[i]:
-                return None
-        for j, d in enumerate(demands):
-            if not d.active or d.filled or grams(d.open_kg) != r.need[j]:
-                return None
-        r.scorers = [Scorer(d.terms, arcs.opens[j], book.suppliers) for j, d in enumerate(demands)]
-        r.weights = [
-            round(r.scorers[j].rank(r.offers[i].terms, arcs.q(r.offers[i], j)) * 100)
-            for i, j in zip(r.tails, r.heads, strict=True)
-        ]
+        r.supply = [grams(o.available_kg) if o.active else 0 for o in offers]
+        opens = [d.open_kg if d.active and not d.filled else ZERO for d in demands]
+        r.need = [grams(kg) if kg > 0 else 0 for kg in opens]
+        r.scorers = [Scorer(d.terms, opens[j], book.suppliers) for j, d in enumerate(demands)]
+        pairs = book.pairs
+        for a, (i, j) in enumerate(zip(r.tails, r.heads, strict=True)):
+            o, d, open_kg = offers[i], demands[j], opens[j]
+            available = o.available_kg if o.active else ZERO
+            q = available if available <= open_kg else open_kg
+            pair = pairs.get((o.offer_id, d.demand_id))
+            closed = q <= 0 or (pair is not None and pair.blocked)
+            if closed or not lot_fits(o.terms, d.terms, q, open_kg):
+                r.caps[a], r.weights[a] = 0, 0
+            else:
+                r.caps[a] = grams(q)
+                r.weights[a] = round(r.scorers[j].rank(o.terms, q) * 100)
+        r.first_come = self._first_come(r)
         for of_demand in r.arcs_of:
             of_demand.sort(key=arcs.ranking)
         r.offers, r.demands = offers, demands
         return r
+
+    def _first_come(self, r: Round) -> list[int]:
+        """Grams per arc of the first-come replay, where they still fit: an arc closed since
+        (see ``close``) carries none, and an order whose grams it would now exceed carries
+        none of it (the replay took the quantities of the drafting)."""
+        arcs = self.arcs
+        flows = [0] * len(r.tails)
+        for o, d, q in self.sold:
+            pair = (arcs.offer_node.get(o.seq, -1), arcs.demand_node.get(d.seq, -1))
+            found = arcs.pairs.get(pair)
+            if found is not None:
+                flows[found] += grams(q)
+        flows = [min(f, cap) for f, cap in zip(flows, r.caps, strict=True)]
+        used_offer = [0] * len(r.supply)
+        used_demand = [0] * len(r.need)
+        for a, f in enumerate(flows):
+            used_offer[r.tails[a]] += f
+            used_demand[r.heads[a]] += f
+        return [
+            0 if used_offer[r.tails[a]] > r.supply[r.tails[a]]
+            or used_demand[r.heads[a]] > r.need[r.heads[a]] else f
+            for a, f in enumerate(flows)
+        ]  # fmt: skip
 
 
 def _scratch(book: MarketBook, sold: list[tuple[OfferState, DemandState, Decimal]]) -> MarketBook:
@@ -366,6 +405,16 @@ class Arcs:
         """The pair's full quantity: min(the offer's available, the demand's open)."""
         available, open_kg = o.available_kg, self.opens[j]
         return available if available <= open_kg else open_kg
+
+
+def _taken(x: OfferState | DemandState, pool: str | None, epoch: int) -> bool:
+    drafted = x.drafted
+    return drafted is not None and drafted.epoch == epoch and x.terms.pool == pool
+
+
+def _drafted_kg(x: OfferState | DemandState) -> Decimal:
+    drafted = x.drafted
+    return ZERO if drafted is None else drafted.kg
 
 
 def _best_first(item: tuple[int, Decimal, int, OfferState]) -> tuple[int, Decimal, int]:

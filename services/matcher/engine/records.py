@@ -16,6 +16,42 @@ from .terms import DemandTerms, OfferTerms
 ZERO = Decimal(0)
 
 
+@dataclass(slots=True, frozen=True)
+class Drafted:
+    """An order's place in its rounds lane's draft: the draft's epoch (the lane's count of
+    rounds and updates, see ``LaneMark``) and the kilograms the draft took it with. Kept in
+    the order's record, so a restored book drafts the lane exactly as the live one did."""
+
+    epoch: int
+    kg: Decimal
+
+    def to_record(self) -> list[Any]:
+        return [self.epoch, str(self.kg)]
+
+    @classmethod
+    def from_record(cls, r: list[Any] | None) -> Drafted | None:
+        return None if r is None else cls(int(r[0]), Decimal(r[1]))
+
+
+@dataclass(slots=True)
+class LaneMark:
+    """A rounds lane's drafting state, kept in the book's record: ``epoch`` counts what
+    replaced its draft (a round, an update), ``drafted`` says whether the orders marked with
+    this epoch form the draft now, ``waited`` counts arrivals since the epoch began while
+    not drafted."""
+
+    epoch: int = 0
+    drafted: bool = False
+    waited: int = 0
+
+    def to_record(self) -> list[int]:
+        return [self.epoch, int(self.drafted), self.waited]
+
+    @classmethod
+    def from_record(cls, r: list[int]) -> LaneMark:
+        return cls(r[0], bool(r[1]), r[2])
+
+
 @dataclass(slots=True, eq=False)
 class OfferState:
     offer_id: str
@@ -29,13 +65,14 @@ class OfferState:
     pending: dict[str, None] = field(default_factory=dict)  # match ids, oldest first
     indexed: tuple | None = None  # its OfferIndex.filing while in the offer index
     filing: tuple | None = None  # OfferIndex.filing of its current terms (a cache)
+    drafted: Drafted | None = None  # what its rounds lane's draft took (draft.py)
 
     @property
     def available_kg(self) -> Decimal:
         return self.offered_kg - self.reserved_kg - self.confirmed_kg
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "seq": self.seq,
             "terms": self.terms.record,
             "offered_kg": str(self.offered_kg),
@@ -44,6 +81,9 @@ class OfferState:
             "over_committed_kg": str(self.over_committed_kg),
             "active": self.active,
         }
+        if self.drafted is not None:  # records of orders never drafted stay as they were
+            record["drafted"] = self.drafted.to_record()
+        return record
 
     @classmethod
     def from_record(cls, offer_id: str, r: dict[str, Any]) -> OfferState:
@@ -56,6 +96,7 @@ class OfferState:
             confirmed_kg=Decimal(r["confirmed_kg"]),
             over_committed_kg=Decimal(r["over_committed_kg"]),
             active=r["active"],
+            drafted=Drafted.from_record(r.get("drafted")),
         )
 
 
@@ -73,13 +114,14 @@ class DemandState:
     reason: str | None = None  # the unmatched reason last reported (None: none shown now)
     reason_at: int = 0  # the book's offer-change count when the reason was last judged
     pending: dict[str, None] = field(default_factory=dict)
+    drafted: Drafted | None = None  # what its rounds lane's draft took (draft.py)
 
     @property
     def open_kg(self) -> Decimal:
         return self.wanted_kg - self.reserved_kg - self.confirmed_kg
 
     def to_record(self) -> dict[str, Any]:
-        return {
+        record: dict[str, Any] = {
             "seq": self.seq,
             "terms": self.terms.record,
             "wanted_kg": str(self.wanted_kg),
@@ -91,6 +133,9 @@ class DemandState:
             "reason": self.reason,
             "reason_at": self.reason_at,
         }
+        if self.drafted is not None:
+            record["drafted"] = self.drafted.to_record()
+        return record
 
     @classmethod
     def from_record(cls, demand_id: str, r: dict[str, Any]) -> DemandState:
@@ -106,6 +151,7 @@ class DemandState:
             filled=r["filled"],
             reason=r.get("reason"),  # records from before reasons were refreshed have neither
             reason_at=r.get("reason_at", 0),
+            drafted=Drafted.from_record(r.get("drafted")),
         )
 
 
