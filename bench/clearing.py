@@ -10,8 +10,8 @@ one ``MarketTick(closes_round=True)`` at the last order's market time clears the
 ``book.apply(tick)`` alone is timed, then ``drain_changes`` (the records the worker writes
 after it) separately. Every pass must decide the same (a digest of the tick's outcomes). Once,
 the same round is also closed on a book restored from the records (no draft kept: the round
-builds it first, as after a worker's restart or a change to the lane) and must decide as the
-live book did. The same orders as instant orders are timed too, side by side. The engine
+builds it again from what the records note, as after a worker's restart) and must decide as
+the live book did. The same orders as instant orders are timed too, side by side. The engine
 build is whichever ``KETNOI_ENGINE`` picks (``auto``: the compiled one when it is fresh).
 
 A user of a rounds market waits for the next round: the ticker closes one at each boundary of
@@ -282,8 +282,8 @@ def render(r: dict[str, Any]) -> str:
         f"{r['max_s']:.3f} s over {len(r['seconds'])} passes ({passes}); target <= "
         f"{TARGET_S:g} s: {'met' if r['max_s'] <= TARGET_S else 'NOT MET'}",
         f"then drain_changes: median {r['drain_median_s']:.3f} s ({r['records']:,} records)",
-        f"the same round on a book restored from its records (its draft built at the close, "
-        f"as after a restart or a change to the lane): {r['cold_s']:.3f} s, the same decisions",
+        f"the same round on a book restored from its records (its draft rebuilt from them at "
+        f"the close, as after a worker restart): {r['cold_s']:.3f} s, the same decisions",
         f"filling the book before the round (each order joins its lane's draft): median "
         f"{r['fill_median_s']:.3f} s, {r['fill_median_s'] / r['orders'] * 1e6:,.0f} us per "
         f"order; the same orders as instant orders: {r['instant_fill_s']:.3f} s "
@@ -329,7 +329,7 @@ def rows(
             r["max_s"] <= TARGET_S,
         ),
         report.Row(
-            "the same round on a book restored from its records (draft built at the close)",
+            "the same round on a book restored from its records (draft rebuilt at the close)",
             f"{r['cold_s']:.3f} s, the same decisions",
             "-",
             None,

@@ -206,3 +206,52 @@ def test_answers_keep_the_draft_and_the_round_reads_what_they_returned():
     assert any(oid == second.offer_id for oid, _ in again)  # its returned 2 t went elsewhere
     feed.update_offer("o3", "3", revision=2, clearing="rounds")
     assert lane not in feed.book.drafted_lanes
+
+
+def rounds_tick(feed: Feed) -> object:
+    return feed.event(ev.MarketTick, category=MARKET, closes_round=True)
+
+
+def test_a_decline_between_drafted_orders_leaves_live_and_restored_rounds_equal():
+    """A pair blocked after the drafting (a decline of an earlier round's proposal) must not
+    make the draft differ from one built from the records: drafting reads no blocked pair,
+    the round closes the blocked arc (the review's case)."""
+    config = MatchConfig(round_scan=2, round_candidates=2, scan_limit=4, redraft_after=1)
+    feed = Feed(config)
+    for i in (1, 2, 3):
+        feed.apply(ev.DemandPosted, demand=demand_body(f"D{i}", "3", clearing="rounds"))
+    feed.apply(ev.OfferPublished, offer=new_offer("O", "1", "s1", clearing="rounds"))
+    [first] = [p for p in feed.send(rounds_tick(feed)) if isinstance(p, Proposed)]
+    feed.apply(ev.OfferUpdated, offer=new_offer("O", "4", "s1", revision=2, clearing="rounds"))
+    feed.apply(ev.OfferPublished, offer=new_offer("X", "1", "s2", price=99_000, clearing="rounds"))
+    assert feed.book.drafted_lanes  # the arrival drafted the lane, O with its 3 t open
+    feed.decline(first.match_id, "buyer")
+    restored = MarketBook.restore(MARKET, list(feed.book.records()), config)
+    tick = rounds_tick(feed)
+    live = feed.send(tick)
+    assert restored.apply(tick) == live
+    assert (first.offer_id, first.demand_id) not in [
+        (p.offer_id, p.demand_id) for p in live if isinstance(p, Proposed)
+    ]
+
+
+def test_a_whole_fill_demand_that_got_quantity_back_is_not_split_by_first_come():
+    """The first-come replay ran with the quantities of the drafting; a release since can make
+    a whole-fill demand want more, and the replay's grams would then split it (the review's
+    case): the round proposes whole fills only."""
+    config = MatchConfig(redraft_after=2)
+    feed = Feed(config)
+    whole = {"clearing": "rounds", "accepts_partial": False}
+    feed.apply(ev.DemandPosted, demand=demand_body("D", "1", **whole))
+    feed.apply(ev.OfferPublished, offer=new_offer("O1", "1", "s1", clearing="rounds"))
+    [first] = [p for p in feed.send(rounds_tick(feed)) if isinstance(p, Proposed)]
+    feed.apply(ev.DemandUpdated, demand=demand_body("D", "3", revision=2, **whole))
+    feed.apply(ev.DemandPosted, demand=demand_body("E", "3", **whole))
+    feed.apply(ev.OfferPublished, offer=new_offer("O2", "5", "s2", clearing="rounds"))
+    assert feed.book.drafted_lanes
+    feed.decline(first.match_id, "buyer")  # D has 3 t open again, drafted with 2 t
+    wanted = {did: feed.book.demands[did].open_kg for did in ("D", "E")}
+    proposed = [p for p in feed.send(rounds_tick(feed)) if isinstance(p, Proposed)]
+    assert proposed  # not vacuous
+    for p in proposed:
+        assert p.quantity_kg == wanted[p.demand_id], p

@@ -222,10 +222,15 @@ class MarketBook:
         draft = self._drafts.pop(pool, None)
         if draft is not None:
             return draft
-        mark = self._mark(pool)
-        if not mark.drafted:
-            self._redraft(pool, mark)
-            return self._drafts.pop(pool)
+        mark = self._marks.get(pool)
+        if mark is None:  # a lane that never had an order (a session's round, say)
+            return LaneDraft(self, pool, 0)
+        if not mark.drafted:  # drafted for this round only: nothing noted, it is used now
+            orders: list[OfferState | DemandState] = [
+                *self.offer_index.in_pool(pool),
+                *self.waiting.open_in(pool),
+            ]
+            return LaneDraft.built(self, pool, mark.epoch, orders, now=True)
         return LaneDraft.built(self, pool, mark.epoch)
 
     @property
@@ -507,7 +512,7 @@ class MarketBook:
             self._join(x, mark.epoch)
         mark.drafted, mark.waited = True, 0
         self._dirty[META] = self._meta
-        self._drafts[pool] = LaneDraft.built(self, pool, mark.epoch)
+        self._drafts[pool] = LaneDraft.built(self, pool, mark.epoch, orders)
 
     def _join(self, x: OfferState | DemandState, epoch: int) -> None:
         """Note that the lane's draft of ``epoch`` takes ``x`` with what it has open now."""

@@ -17,14 +17,13 @@ does it order by order instead, as each one arrives (``arrive``), in arrival ord
   (``first_come``), so the round can be held to never selling less than that.
 
 The draft works on copies of the orders in scratch books of its own: the real book and its
-indexes are never touched. A draft is a pure function of its lane's open orders taken in
-arrival order, with their quantities, terms and blocked pairs as they are: the book drops it
-whenever any of these changes other than by an arrival (a round's proposal, a release, an
-update, a cancellation, a blocked pair), and builds it again (``built``) from the open orders
-in arrival order, some arrivals later or at the round. So a book restored from its records,
-or replayed, drafts and clears exactly as the live one. The draft scores pairs with every
-supplier's record neutral (the scratch books know no records), so an acceptance, which only
-changes a record, keeps it; the round scores its arcs again with the records of the moment.
+indexes are never touched. It is a function of what the book's records hold, so a book
+restored from them, or replayed, drafts and clears exactly as the live one: each order it
+takes notes the lane's epoch and the quantity taken in its record (``Drafted``), and it reads
+no blocked pair and no supplier's record. Only a round's proposals and an order's update
+start a new epoch (the book drops the draft, and drafts the lane again after enough quiet
+arrivals, or at its round); releases, withdrawals, cancellations, blocked pairs and
+acceptances keep it, and the round reads them from the book when it closes (``close``).
 """
 
 from __future__ import annotations
@@ -88,16 +87,31 @@ class LaneDraft:
         self.closed = False
 
     @classmethod
-    def built(cls, book: MarketBook, pool: str | None, epoch: int) -> LaneDraft:
+    def built(
+        cls,
+        book: MarketBook,
+        pool: str | None,
+        epoch: int,
+        orders: list[OfferState | DemandState] | None = None,
+        now: bool = False,
+    ) -> LaneDraft:
         """The draft of ``pool``'s orders that it took in ``epoch`` (their records say so,
-        with the quantities it took them with), in arrival order."""
+        with the quantities it took them with), in arrival order; ``orders``: those orders,
+        when the caller knows them (else every order of the book is looked at); ``now``:
+        take them with what they have open now instead (a round drafting its lane itself)."""
         draft = cls(book, pool, epoch)
-        orders: list[OfferState | DemandState] = [
-            *(o for o in book.offers.values() if _taken(o, pool, epoch)),
-            *(d for d in book.demands.values() if _taken(d, pool, epoch)),
-        ]
+        if orders is None:
+            orders = [
+                *(o for o in book.offers.values() if _taken(o, pool, epoch)),
+                *(d for d in book.demands.values() if _taken(d, pool, epoch)),
+            ]
         for x in sorted(orders, key=_by_seq):
-            draft.arrive(x)
+            if not now:
+                draft.arrive(x)
+            elif isinstance(x, OfferState):
+                draft._offer(x, x.available_kg)
+            else:
+                draft._demand(x, x.open_kg)
         return draft
 
     def arrive(self, x: OfferState | DemandState) -> None:
@@ -189,32 +203,44 @@ class LaneDraft:
             j = arcs.demand_node.get(d.seq, -1)
             c = self.copies[o.seq]
             if j >= 0 and (arcs.offer(c), j) not in arcs.pairs:
-                arcs.add(c, j, 0)  # scored below, with the rest
+                arcs.add(c, j, arcs.weight(c, j))
         offers = [book.offers[c.offer_id] for c in r.offers]  # what the round proposes
         demands = [book.demands[c.demand_id] for c in r.demands]
         r.supply = [grams(o.available_kg) if o.active else 0 for o in offers]
         opens = [d.open_kg if d.active and not d.filled else ZERO for d in demands]
         r.need = [grams(kg) if kg > 0 else 0 for kg in opens]
-        r.scorers = [Scorer(d.terms, opens[j], book.suppliers) for j, d in enumerate(demands)]
+        suppliers = book.suppliers
+        r.scorers = [Scorer(d.terms, opens[j], suppliers) for j, d in enumerate(demands)]
+        same_offer = [o.active and o.available_kg == c.available_kg  # as drafted
+                      for o, c in zip(offers, r.offers, strict=True)]  # fmt: skip
+        same_demand = [opens[j] == arcs.opens[j] for j in range(len(demands))]
         pairs = book.pairs
         for a, (i, j) in enumerate(zip(r.tails, r.heads, strict=True)):
             o, d, open_kg = offers[i], demands[j], opens[j]
+            pair = pairs.get((o.offer_id, d.demand_id))
+            if pair is not None and pair.blocked:  # drafting knows no blocked pair
+                r.caps[a], r.weights[a] = 0, 0
+                continue
+            if same_offer[i] and same_demand[j]:  # capacity and lot rules as drafted
+                if o.terms.supplier_id in suppliers:  # drafted with a neutral record
+                    r.weights[a] = round(r.scorers[j].rank(o.terms, arcs.q(r.offers[i], j)) * 100)
+                continue
             available = o.available_kg if o.active else ZERO
             q = available if available <= open_kg else open_kg
-            pair = pairs.get((o.offer_id, d.demand_id))
-            closed = q <= 0 or (pair is not None and pair.blocked)
-            if closed or not lot_fits(o.terms, d.terms, q, open_kg):
+            if q <= 0 or not lot_fits(o.terms, d.terms, q, open_kg):
                 r.caps[a], r.weights[a] = 0, 0
             else:
                 r.caps[a] = grams(q)
                 r.weights[a] = round(r.scorers[j].rank(o.terms, q) * 100)
-        r.first_come = self._first_come(r)
+        r.first_come = self._first_come(r, offers, demands)
         for of_demand in r.arcs_of:
             of_demand.sort(key=arcs.ranking)
         r.offers, r.demands = offers, demands
         return r
 
-    def _first_come(self, r: Round) -> list[int]:
+    def _first_come(
+        self, r: Round, offers: list[OfferState], demands: list[DemandState]
+    ) -> list[int]:
         """Grams per arc of the first-come replay, where they still fit: an arc closed since
         (see ``close``) carries none, and an order whose grams it would now exceed carries
         none of it (the replay took the quantities of the drafting)."""
@@ -226,6 +252,11 @@ class LaneDraft:
             if found is not None:
                 flows[found] += grams(q)
         flows = [min(f, cap) for f, cap in zip(flows, r.caps, strict=True)]
+        for a, f in enumerate(flows):  # the replay's grams at the open quantity of now: a
+            if f:  # whole fill that got more back since would be split
+                o, d, need = offers[r.tails[a]], demands[r.heads[a]], r.need[r.heads[a]]
+                if not lot_fits(o.terms, d.terms, Decimal(f) / GRAMS, Decimal(need) / GRAMS):
+                    flows[a] = 0
         used_offer = [0] * len(r.supply)
         used_demand = [0] * len(r.need)
         for a, f in enumerate(flows):
@@ -239,11 +270,10 @@ class LaneDraft:
 
 
 def _scratch(book: MarketBook, sold: list[tuple[OfferState, DemandState, Decimal]]) -> MarketBook:
-    """An empty book of the same market and rules, reading the real pairs (blocked ones are
-    never proposed) and no supplier's record; its proposals, if any, only move its own
-    copies' quantities and are noted in ``sold``."""
+    """An empty book of the same market and rules, knowing no blocked pair and no supplier's
+    record (the round reads both when it closes: a decline, which blocks a pair, keeps the
+    draft); its proposals only move its own copies' quantities and are noted in ``sold``."""
     scratch = type(book)(book.market, book.config)
-    scratch.pairs = book.pairs  # read only: a scratch book's proposals never write a pair
     scratch.scratch_sold = sold
     return scratch
 
