@@ -290,3 +290,15 @@ def test_an_order_known_only_from_the_matchers_events_is_not_served_yet(api, mon
     mongo[kind].insert_one({"_id": order_id, "match_status": "proposed", "unmatched_reason": None})
     answer = api.get(f"/v1/{kind}/{order_id}")
     assert answer.status_code == 404, answer.text
+
+
+@pytest.mark.parametrize("kind", ["offers", "demands"])
+def test_the_admins_list_leaves_out_an_order_known_only_from_the_matchers_events(api, mongo, kind):
+    """The same half-recorded order must not show in a list either: the admin's query names
+    no buyer or supplier, so it matched the stub and served it with the model's defaults."""
+    session_id = str(uuid.uuid4())
+    mongo[kind].insert_one({"_id": str(uuid.uuid4()), "session_id": session_id,
+                            "match_status": "proposed", "unmatched_reason": None})  # fmt: skip
+    answer = api.get(f"/v1/{kind}", params={"session_id": session_id})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"] == []

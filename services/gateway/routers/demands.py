@@ -252,6 +252,8 @@ async def list_demands(
         "external_ref.source": ref_source,
     }
     query.update({k: v for k, v in filters.items() if v is not None})
+    query.setdefault("buyer_id", {"$exists": True})  # not a demand known only from the
+    # matcher's events (see _visible_demand): the admin's query names no buyer
     result = await page(gateway.db[DEMANDS], query, "demand_id", limit, cursor)
     await figure_reads.with_order_figures(gateway, result["items"], "demand_id")
     return result

@@ -244,6 +244,7 @@ async def list_offers(
         "external_ref.source": ref_source,
     }
     query.update({k: v for k, v in filters.items() if v is not None})
+    query.setdefault("supplier_id", {"$exists": True})  # as in list_demands
     result = await page(gateway.db[OFFERS], query, "offer_id", limit, cursor)
     await figure_reads.with_order_figures(gateway, result["items"], "offer_id")
     return result
