@@ -226,12 +226,12 @@ class MarketBook:
         if mark is None:  # a lane that never had an order (a session's round, say)
             return LaneDraft(self, pool, 0)
         if not mark.drafted:  # drafted for this round only: nothing noted, it is used now
-            orders: list[OfferState | DemandState] = [
-                *self.offer_index.in_pool(pool),
-                *self.waiting.open_in(pool),
-            ]
-            return LaneDraft.built(self, pool, mark.epoch, orders, now=True)
+            return LaneDraft.built(self, pool, mark.epoch, self.open_orders(pool), now=True)
         return LaneDraft.built(self, pool, mark.epoch)
+
+    def open_orders(self, pool: str | None) -> list[OfferState | DemandState]:
+        """The lane's offers with quantity available, then its demands with quantity open."""
+        return [*self.offer_index.in_pool(pool), *self.waiting.open_in(pool)]
 
     @property
     def drafted_lanes(self) -> list[str]:
@@ -480,12 +480,11 @@ class MarketBook:
         self._demand_decided(run, d)
 
     def _arrived(self, x: OfferState | DemandState) -> None:
-        """A new order of a rounds lane joins the lane's draft. A lane without one (after a
-        round, a change, a restore) builds it once ``redraft_after`` arrivals, and an eighth
-        of its size, came with no other change between them: while a round's answers keep
-        dropping the draft, a rebuild would cost the lane's size and be thrown away (the
-        round then builds it). When it is built does not change what the round decides: a
-        draft is the same whenever it is built."""
+        """A new order of a rounds lane joins the lane's draft (rebuilt from the records'
+        notes after a restore). A lane without one (after a round or an update) drafts its
+        open orders once ``redraft_after`` arrivals, and an eighth of its size, came with no
+        such change between them: a draft built sooner could be thrown away by the next
+        update, each time at the cost of the whole lane (the round then drafts it)."""
         pool = x.terms.pool or ""  # a rounds lane is never None (terms.lane)
         mark = self._mark(pool)
         draft = self._drafts.get(pool)
@@ -504,10 +503,7 @@ class MarketBook:
     def _redraft(self, pool: str, mark: LaneMark) -> None:
         """Draft the lane from its open orders as they are now, in arrival order; each one
         notes in its record what the draft took."""
-        orders: list[OfferState | DemandState] = [
-            *self.offer_index.in_pool(pool),
-            *self.waiting.open_in(pool),
-        ]
+        orders = self.open_orders(pool)
         for x in orders:
             self._join(x, mark.epoch)
         mark.drafted, mark.waited = True, 0

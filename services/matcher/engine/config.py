@@ -39,10 +39,10 @@ class MatchConfig:
     round_repairs: int = 3
     """Times a round closes lot-breaking arcs and solves again; what still breaks is dropped."""
     redraft_after: int = 32
-    """Arrivals a rounds lane whose draft was dropped (draft.py) takes, with no other change to
-    the lane between them, before building it again, and at least an eighth of the lane's
-    orders: while answers to the last round keep changing the lane, nothing is rebuilt to be
-    thrown away; the round builds the draft then."""
+    """Arrivals a rounds lane whose draft was dropped by a round or an update (draft.py) takes,
+    with no other such change between them, before drafting its open orders again, and at
+    least an eighth of the lane's orders: nothing is rebuilt only to be thrown away; the
+    round drafts them if that count is not reached."""
 
     def __post_init__(self) -> None:
         if self.proposal_ttl <= timedelta(0):

@@ -11,8 +11,9 @@ does it order by order instead, as each one arrives (``arrive``), in arrival ord
   would; an offer claimed ``round_overlap`` times over leaves the draft's index, so later
   demands look past it (else every demand finds the same cheapest offers);
 - an arriving offer looks at the oldest demands admitting its price and dates (``scan_limit``,
-  as a new offer does) and adds arcs to up to ``round_candidates`` of them not yet claimed
-  over;
+  as a new offer does) and adds arcs to up to ``round_candidates`` of them: to those it would
+  be among the best ``round_candidates`` offers of, or, in a lane deeper than one scan, to
+  those not yet claimed over;
 - and a scratch copy of the lane replays it first come, first served as instant orders
   (``first_come``), so the round can be held to never selling less than that.
 
@@ -106,12 +107,10 @@ class LaneDraft:
                 *(d for d in book.demands.values() if _taken(d, pool, epoch)),
             ]
         for x in sorted(orders, key=_by_seq):
-            if not now:
-                draft.arrive(x)
-            elif isinstance(x, OfferState):
-                draft._offer(x, x.available_kg)
+            if now:
+                draft._take_as_now(x)
             else:
-                draft._demand(x, x.open_kg)
+                draft.arrive(x)
         return draft
 
     def arrive(self, x: OfferState | DemandState) -> None:
@@ -121,6 +120,13 @@ class LaneDraft:
             self._offer(x, _drafted_kg(x))
         else:
             self._demand(x, _drafted_kg(x))
+
+    def _take_as_now(self, x: OfferState | DemandState) -> None:
+        """Take one order with what it has available or open now (no note read)."""
+        if isinstance(x, OfferState):
+            self._offer(x, x.available_kg)
+        else:
+            self._demand(x, x.open_kg)
 
     def _offer(self, o: OfferState, available: Decimal) -> None:
         self.taken.add(o.seq)
@@ -188,15 +194,9 @@ class LaneDraft:
         if self.closed:
             raise RuntimeError("a lane's draft closes once")
         self.closed = True
-        late: list[OfferState | DemandState] = [
-            *(o for o in book.offer_index.in_pool(self.pool) if o.seq not in self.taken),
-            *(d for d in book.waiting.open_in(self.pool) if d.seq not in self.taken),
-        ]
+        late = [x for x in book.open_orders(self.pool) if x.seq not in self.taken]
         for x in sorted(late, key=_by_seq):  # open again since the drafting (a release)
-            if isinstance(x, OfferState):
-                self._offer(x, x.available_kg)
-            else:
-                self._demand(x, x.open_kg)
+            self._take_as_now(x)
         arcs = self.arcs
         r = arcs.r
         for o, d, _ in self.sold:  # its pairs are arcs too, so the flow can keep what it found
@@ -380,10 +380,7 @@ class Arcs:
         for d in waiting:
             dt = d.terms
             if not terms_fit(ot, dt):
-                continue
-            pair = book.pairs.get((o.offer_id, d.demand_id))
-            if pair is not None and pair.blocked:
-                continue
+                continue  # no blocked pair to pass over: the draft knows none (``_scratch``)
             j = self.demand(d)
             if j < 0 or (deep and self.demand_claimed[j] >= r.need[j] * overlap):
                 continue
